@@ -1,0 +1,194 @@
+import { randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { link, lstat, mkdir, open, readdir, readFile, realpath, rm, stat, statfs, unlink, writeFile } from "node:fs/promises";
+import { dirname, join, sep } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { DepotError, validateKey } from "@depot/contract";
+import type { ByteRange, DiskUsage, ListPage, ObjectInfo, StorageDriver, WriteOptions, WriteResult } from "./driver";
+import { checkExpectations, Meter } from "./meter";
+
+/** Temporary objects live on the same filesystem as their final place, so the final move is an atomic link. */
+const TEMP_DIR = ".tmp";
+
+const errno = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code;
+
+function mapFsError(error: unknown): unknown {
+  switch (errno(error)) {
+    case "ENOSPC":
+    case "EDQUOT":
+      return new DepotError("disk_full", "the storage disk is full");
+    case "ENOENT":
+      return new DepotError("not_found", "no such object");
+    case "EEXIST":
+      return new DepotError("conflict", "an object already exists at this key");
+    default:
+      return error;
+  }
+}
+
+/** A folder on a local disk or NAS mount. */
+export class LocalDriver implements StorageDriver {
+  readonly kind = "local" as const;
+  private realRoot: string | undefined;
+
+  constructor(private readonly root: string) {}
+
+  private async rootPath(): Promise<string> {
+    if (!this.realRoot) {
+      await mkdir(join(this.root, TEMP_DIR), { recursive: true });
+      this.realRoot = await realpath(this.root);
+    }
+    return this.realRoot;
+  }
+
+  /** The path of a key, refused unless its real folder lies inside the root (symlinks included). */
+  private async pathOf(key: string, options: { createParents?: boolean } = {}): Promise<string> {
+    validateKey(key);
+    const root = await this.rootPath();
+    const path = join(root, key);
+    const parent = dirname(path);
+    if (options.createParents) await mkdir(parent, { recursive: true });
+    let realParent: string;
+    try {
+      realParent = await realpath(parent);
+    } catch (error) {
+      if (errno(error) === "ENOENT") throw new DepotError("not_found", "no such object");
+      throw error;
+    }
+    if (realParent !== root && !realParent.startsWith(root + sep)) {
+      throw new DepotError("invalid_key", "storage key resolves outside the disk");
+    }
+    const existing = await lstat(path).catch(() => undefined);
+    if (existing?.isSymbolicLink()) throw new DepotError("invalid_key", "storage key resolves to a symbolic link");
+    if (existing?.isDirectory()) throw new DepotError("invalid_key", "storage key names a folder");
+    return path;
+  }
+
+  async write(key: string, source: Readable, options: WriteOptions): Promise<WriteResult> {
+    const target = await this.pathOf(key, { createParents: true });
+    const temp = join(await this.rootPath(), TEMP_DIR, `${randomUUID()}.part`);
+    const meter = new Meter(options.maxBytes);
+    try {
+      await pipeline(source, meter, createWriteStream(temp, { flags: "wx" }), { signal: options.signal });
+      const result = { size: meter.size, sha256: meter.digest() };
+      checkExpectations(result, options);
+      await fsyncPath(temp);
+      await link(temp, target); // fails with EEXIST instead of replacing an object
+      await unlink(temp);
+      await fsyncPath(dirname(target));
+      return result;
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw mapFsError(error);
+    }
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable> {
+    const path = await this.pathOf(key);
+    const handle = await open(path, "r").catch((error) => {
+      throw mapFsError(error);
+    });
+    return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    let path: string;
+    try {
+      path = await this.pathOf(key);
+    } catch (error) {
+      if (error instanceof DepotError && error.code === "not_found") return null;
+      throw error;
+    }
+    const info = await stat(path).catch(() => undefined);
+    return info?.isFile() ? { key, size: info.size, modifiedAt: info.mtime } : null;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const path = await this.pathOf(key).catch((error) => {
+      if (error instanceof DepotError && error.code === "not_found") return undefined;
+      throw error;
+    });
+    if (!path) return false;
+    try {
+      await unlink(path);
+      return true;
+    } catch (error) {
+      if (errno(error) === "ENOENT") return false;
+      throw error;
+    }
+  }
+
+  async list(prefix: string, options: { limit: number; cursor?: string }): Promise<ListPage> {
+    const root = await this.rootPath();
+    // Walk only the folder the prefix names, in key order, and stop after one page.
+    const slash = prefix.lastIndexOf("/");
+    const startDir = slash >= 0 ? prefix.slice(0, slash) : "";
+    if (startDir) validateKey(startDir);
+    const items: ObjectInfo[] = [];
+    let more = false;
+    const walk = async (relDir: string): Promise<boolean> => {
+      const entries = await readdir(join(root, relDir), { withFileTypes: true }).catch((error) => {
+        if (errno(error) === "ENOENT") return [];
+        throw error;
+      });
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const entry of entries) {
+        if (entry.name.startsWith(".")) continue;
+        const key = relDir ? `${relDir}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) {
+          if (!(`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`))) continue;
+          if (options.cursor && !(`${key}/` > options.cursor || options.cursor.startsWith(`${key}/`))) continue;
+          if (await walk(key)) return true;
+        } else if (entry.isFile() && key.startsWith(prefix) && (!options.cursor || key > options.cursor)) {
+          if (items.length === options.limit) {
+            more = true;
+            return true;
+          }
+          const info = await stat(join(root, key));
+          items.push({ key, size: info.size, modifiedAt: info.mtime });
+        }
+      }
+      return false;
+    };
+    await walk(startDir);
+    return { items, nextCursor: more ? (items.at(-1)?.key ?? null) : null };
+  }
+
+  async usage(): Promise<DiskUsage> {
+    const byPrefix: DiskUsage["byPrefix"] = {};
+    let cursor: string | undefined;
+    do {
+      const page = await this.list("", { limit: 1000, cursor });
+      for (const item of page.items) {
+        const top = item.key.split("/")[0] ?? item.key;
+        const entry = (byPrefix[top] ??= { bytes: 0, files: 0 });
+        entry.bytes += item.size;
+        entry.files += 1;
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    const fs = await statfs(await this.rootPath());
+    return { byPrefix, freeBytes: fs.bavail * fs.bsize };
+  }
+
+  async probe(): Promise<void> {
+    const path = join(await this.rootPath(), TEMP_DIR, `probe-${randomUUID()}`);
+    const content = `probe ${new Date().toISOString()}`;
+    try {
+      await writeFile(path, content, { flag: "wx" });
+      if ((await readFile(path, "utf8")) !== content) throw new Error("probe read back different bytes");
+    } finally {
+      await rm(path, { force: true });
+    }
+  }
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,62 @@
+import { z } from "zod";
+import { type DisksConfig, parseDisksConfig } from "./drivers/config";
+
+const GiB = 1024 ** 3;
+
+const schema = z.object({
+  SERVER_ROLE: z.literal("services", { error: "SERVER_ROLE must be 'services' for the storage service" }).default("services"),
+  HOST: z.string().default("127.0.0.1"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8001),
+  INTERNAL_API_KEY: z
+    .string({ error: "INTERNAL_API_KEY required for services server role" })
+    .min(16, { error: "INTERNAL_API_KEY must be at least 16 characters" }),
+  DATABASE_URL: z.string({ error: "DATABASE_URL required: the storage service writes the audit trail" }).min(1),
+  STORAGE_CONFIG: z.string().optional(),
+  NAS_WORKSPACE_PATH: z.string().optional(),
+  WORKSPACE_STORAGE_DISK: z.string().default("workspace"),
+  MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(5 * GiB),
+  IDLE_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(120),
+});
+
+export interface StorageEnv {
+  host: string;
+  port: number;
+  apiKey: string;
+  databaseUrl: string;
+  disks: DisksConfig;
+  defaultDisk: string;
+  maxUploadBytes: number;
+  idleTimeoutMs: number;
+}
+
+export class EnvError extends Error {}
+
+/** Parses the storage service's configuration once; throws EnvError with every problem named. */
+export function parseStorageEnv(source: NodeJS.ProcessEnv): StorageEnv {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) throw new EnvError(parsed.error.issues.map((i) => i.message).join("\n"));
+  const e = parsed.data;
+  let disks: DisksConfig;
+  try {
+    disks = parseDisksConfig({
+      storageConfig: e.STORAGE_CONFIG,
+      nasWorkspacePath: e.NAS_WORKSPACE_PATH,
+      defaultDisk: e.WORKSPACE_STORAGE_DISK,
+    });
+  } catch (error) {
+    throw new EnvError((error as Error).message);
+  }
+  if (!disks[e.WORKSPACE_STORAGE_DISK]) {
+    throw new EnvError(`WORKSPACE_STORAGE_DISK names "${e.WORKSPACE_STORAGE_DISK}", which STORAGE_CONFIG does not configure`);
+  }
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    apiKey: e.INTERNAL_API_KEY,
+    databaseUrl: e.DATABASE_URL,
+    disks,
+    defaultDisk: e.WORKSPACE_STORAGE_DISK,
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    idleTimeoutMs: e.IDLE_TIMEOUT_SECONDS * 1000,
+  };
+}

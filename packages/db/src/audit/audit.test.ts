@@ -1,0 +1,112 @@
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createDb } from "../client";
+import { createTestDatabase, type TestDatabase } from "../testing";
+import { verifyAuditChain } from "./verify";
+import { appendAudit } from "./writer";
+
+let database: TestDatabase;
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(async () => {
+  await database.drop();
+});
+
+const entry = (n: number) => ({
+  action: "stream_upload",
+  outcome: "success" as const,
+  serverRole: "services" as const,
+  requestId: `req-${n}`,
+  bytes: n,
+  metadata: { n, nested: { b: 1, a: [1, "x"] } },
+});
+
+describe("phi_file_tracking", () => {
+  test("refuses UPDATE, DELETE and TRUNCATE", async () => {
+    const { db, sql, close } = createDb(database.url, { max: 1 });
+    try {
+      await appendAudit(db, entry(1));
+      await expect(sql`update phi_file_tracking set action = 'x'`).rejects.toThrow(/append-only: UPDATE refused/);
+      await expect(sql`delete from phi_file_tracking`).rejects.toThrow(/append-only: DELETE refused/);
+      await expect(sql`truncate phi_file_tracking`).rejects.toThrow(/append-only: TRUNCATE refused/);
+      const [row] = await sql`select count(*)::int as n, min(action) as action from phi_file_tracking`;
+      expect(row).toEqual({ n: 1, action: "stream_upload" });
+    } finally {
+      await close();
+    }
+  });
+
+  test("50 concurrent appends from two connections leave one unbroken chain", async () => {
+    const a = createDb(database.url, { max: 5 });
+    const b = createDb(database.url, { max: 5 });
+    try {
+      const [{ n: before } = { n: 0 }] = await a.sql<{ n: number }[]>`select count(*)::int as n from phi_file_tracking`;
+      await Promise.all(Array.from({ length: 50 }, (_, i) => appendAudit(i % 2 ? a.db : b.db, entry(i))));
+      const result = await verifyAuditChain(a.db);
+      expect(result).toEqual({ ok: true, rows: before + 50 });
+      const links = await a.sql`select count(distinct prev_hash)::int as n from phi_file_tracking`;
+      expect(links[0]?.n).toBe(before + 50);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+describe("verifyAuditChain on tampered trails", () => {
+  async function trailOf(count: number) {
+    const tdb = await createTestDatabase();
+    const { db, close } = createDb(tdb.url, { max: 1 });
+    const ids: bigint[] = [];
+    for (let i = 0; i < count; i++) ids.push((await appendAudit(db, entry(i))).id);
+    await close();
+    // A superuser can switch the triggers off; the chain must still give the tampering away.
+    const sql = postgres(tdb.url, { max: 1, onnotice: () => {} });
+    return { tdb, ids, sql };
+  }
+
+  test("an edited row is named", async () => {
+    const { tdb, ids, sql } = await trailOf(5);
+    try {
+      await sql.begin(async (tx) => {
+        await tx`alter table phi_file_tracking disable trigger user`;
+        await tx`update phi_file_tracking set bytes = 999 where id = ${ids[2]!.toString()}`;
+        await tx`alter table phi_file_tracking enable trigger user`;
+      });
+      const { db, close } = createDb(tdb.url, { max: 1 });
+      const result = await verifyAuditChain(db, 2);
+      await close();
+      expect(result).toMatchObject({ ok: false, firstBadId: ids[2], problem: "altered", rows: 2 });
+    } finally {
+      await sql.end();
+      await tdb.drop();
+    }
+  });
+
+  test("a deleted middle row is named by the row after it", async () => {
+    const { tdb, ids, sql } = await trailOf(5);
+    try {
+      await sql.begin(async (tx) => {
+        await tx`alter table phi_file_tracking disable trigger user`;
+        await tx`delete from phi_file_tracking where id = ${ids[2]!.toString()}`;
+        await tx`alter table phi_file_tracking enable trigger user`;
+      });
+      const { db, close } = createDb(tdb.url, { max: 1 });
+      const result = await verifyAuditChain(db);
+      await close();
+      expect(result).toMatchObject({ ok: false, firstBadId: ids[3], problem: "broken_link" });
+    } finally {
+      await sql.end();
+      await tdb.drop();
+    }
+  });
+
+  test("an untouched trail verifies", async () => {
+    const { tdb, sql } = await trailOf(3);
+    await sql.end();
+    const { db, close } = createDb(tdb.url, { max: 1 });
+    expect(await verifyAuditChain(db)).toEqual({ ok: true, rows: 3 });
+    await close();
+    await tdb.drop();
+  });
+});

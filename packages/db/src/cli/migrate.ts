@@ -1,0 +1,7 @@
+import { runMigrations } from "../migrate";
+import { withDatabase } from "./database";
+
+await withDatabase(async (url) => {
+  await runMigrations(url);
+  console.log("Migrations applied.");
+});

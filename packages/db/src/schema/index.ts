@@ -1,0 +1,4 @@
+export * from "./audit";
+export * from "./cohorts";
+export * from "./files";
+export * from "./users";

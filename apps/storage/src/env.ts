@@ -4,7 +4,9 @@ import { type DisksConfig, parseDisksConfig } from "./drivers/config";
 const GiB = 1024 ** 3;
 
 const schema = z.object({
-  SERVER_ROLE: z.literal("services", { error: "SERVER_ROLE must be 'services' for the storage service" }).default("services"),
+  SERVER_ROLE: z
+    .literal("services", { error: "SERVER_ROLE must be 'services' for the storage service" })
+    .default("services"),
   HOST: z.string().default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65535).default(8001),
   INTERNAL_API_KEY: z
@@ -14,7 +16,11 @@ const schema = z.object({
   STORAGE_CONFIG: z.string().optional(),
   NAS_WORKSPACE_PATH: z.string().optional(),
   WORKSPACE_STORAGE_DISK: z.string().default("workspace"),
-  MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(5 * GiB),
+  MAX_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5 * GiB),
   IDLE_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(120),
 });
 
@@ -47,7 +53,9 @@ export function parseStorageEnv(source: NodeJS.ProcessEnv): StorageEnv {
     throw new EnvError((error as Error).message);
   }
   if (!disks[e.WORKSPACE_STORAGE_DISK]) {
-    throw new EnvError(`WORKSPACE_STORAGE_DISK names "${e.WORKSPACE_STORAGE_DISK}", which STORAGE_CONFIG does not configure`);
+    throw new EnvError(
+      `WORKSPACE_STORAGE_DISK names "${e.WORKSPACE_STORAGE_DISK}", which STORAGE_CONFIG does not configure`,
+    );
   }
   return {
     host: e.HOST,

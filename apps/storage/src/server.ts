@@ -36,7 +36,11 @@ export function createStorageServer(ctx: StorageContext): Server {
       await handler(ctx, request);
     } catch (error) {
       if (!(error instanceof DepotError)) {
-        log("error", "request failed", { requestId: request.requestId, path: request.url.pathname, error: String(error) });
+        log("error", "request failed", {
+          requestId: request.requestId,
+          path: request.url.pathname,
+          error: String(error),
+        });
       }
       sendError(res, error);
     }

@@ -22,9 +22,12 @@ describe("validateKey", () => {
     expect(() => validateKey(key)).toThrow(expect.objectContaining({ code: "invalid_key", status: 400 }));
   });
 
-  test.each(["a", "cohort-1/2026/11/0f8e2b7a-3c1d-4e5f-9a0b-1c2d3e4f5a6b", "tus/abc.part", "a_b-c.d"])("accepts %j", (key) => {
-    expect(validateKey(key)).toBe(key);
-  });
+  test.each(["a", "cohort-1/2026/11/0f8e2b7a-3c1d-4e5f-9a0b-1c2d3e4f5a6b", "tus/abc.part", "a_b-c.d"])(
+    "accepts %j",
+    (key) => {
+      expect(validateKey(key)).toBe(key);
+    },
+  );
 });
 
 test("validatePrefix refuses empty, slash and wildcards", () => {

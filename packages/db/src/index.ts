@@ -1,7 +1,6 @@
-export { appendAudit, type AuditActor, type AuditEntry } from "./audit/writer";
 export { type ChainVerification, verifyAuditChain } from "./audit/verify";
+export { type AuditActor, type AuditEntry, appendAudit } from "./audit/writer";
 export { createDb, type Database, type Queryable } from "./client";
-export { runMigrations } from "./migrate";
 export { hashPassword, verifyPassword } from "./passwords";
 export * from "./queries/cohorts";
 export * from "./queries/users";

@@ -13,7 +13,9 @@ test("migrations apply to an empty database, then again as a no-op", async () =>
   await runMigrations(database.url);
   const sql = postgres(database.url, { max: 1, onnotice: () => {} });
   try {
-    const tables = await sql<{ tablename: string }[]>`select tablename from pg_tables where schemaname = 'public' order by 1`;
+    const tables = await sql<
+      { tablename: string }[]
+    >`select tablename from pg_tables where schemaname = 'public' order by 1`;
     expect(tables.map((t) => t.tablename)).toEqual([
       "cohort_memberships",
       "cohorts",

@@ -21,7 +21,11 @@ export default async function setup() {
   if (process.env.DATABASE_URL) return;
   const root = mkdtempSync(join(tmpdir(), "depot-test-pg-"));
   chmodSync(root, 0o755); // the postgres system user must reach the data folder when we run as root
-  const server = await startEmbeddedPostgres({ dataDir: join(root, "data"), port: await freePort(), persistent: false });
+  const server = await startEmbeddedPostgres({
+    dataDir: join(root, "data"),
+    port: await freePort(),
+    persistent: false,
+  });
   process.env[TEST_ADMIN_URL_ENV] = server.adminUrl;
   return async () => {
     await server.stop();

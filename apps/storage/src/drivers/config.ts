@@ -46,8 +46,10 @@ export function parseDisksConfig(input: {
     disks[input.defaultDisk] = { driver: "local", root: input.nasWorkspacePath };
   }
   for (const [name, disk] of Object.entries(disks)) {
-    if (disk.driver === "local" && !isAbsolute(disk.root)) throw new Error(`disk "${name}": root must be an absolute path`);
+    if (disk.driver === "local" && !isAbsolute(disk.root))
+      throw new Error(`disk "${name}": root must be an absolute path`);
   }
-  if (Object.keys(disks).length === 0) throw new Error("no storage disk configured: set NAS_WORKSPACE_PATH or STORAGE_CONFIG");
+  if (Object.keys(disks).length === 0)
+    throw new Error("no storage disk configured: set NAS_WORKSPACE_PATH or STORAGE_CONFIG");
   return disks;
 }

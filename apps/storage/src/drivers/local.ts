@@ -1,6 +1,19 @@
 import { randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { link, lstat, mkdir, open, readdir, readFile, realpath, rm, stat, statfs, unlink, writeFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import {
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  realpath,
+  rm,
+  stat,
+  statfs,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -162,9 +175,10 @@ export class LocalDriver implements StorageDriver {
       const page = await this.list("", { limit: 1000, cursor });
       for (const item of page.items) {
         const top = item.key.split("/")[0] ?? item.key;
-        const entry = (byPrefix[top] ??= { bytes: 0, files: 0 });
+        const entry = byPrefix[top] ?? { bytes: 0, files: 0 };
         entry.bytes += item.size;
         entry.files += 1;
+        byPrefix[top] = entry;
       }
       cursor = page.nextCursor ?? undefined;
     } while (cursor);

@@ -27,7 +27,10 @@ export class Meter extends Transform {
 }
 
 /** Throws checksum_mismatch or size_mismatch when the caller's expectations are not met. */
-export function checkExpectations(result: { size: number; sha256: string }, expected: { expectedSha256?: string; expectedSize?: number }) {
+export function checkExpectations(
+  result: { size: number; sha256: string },
+  expected: { expectedSha256?: string; expectedSize?: number },
+) {
   if (expected.expectedSize !== undefined && expected.expectedSize !== result.size) {
     throw new DepotError("size_mismatch", `received ${result.size} bytes, expected ${expected.expectedSize}`);
   }

@@ -7,7 +7,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
     return;
   }
   const payload = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(payload) });
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(payload),
+  });
   res.end(payload);
 }
 

@@ -12,7 +12,11 @@ export const EMBEDDED_PORT = Number(process.env.DEPOT_EMBEDDED_PG_PORT ?? 54329)
  */
 export async function withDatabase(fn: (url: string) => Promise<void>): Promise<void> {
   if (process.env.DATABASE_URL) return fn(process.env.DATABASE_URL);
-  const server = await startEmbeddedPostgres({ dataDir: join(dataDir, "postgres"), port: EMBEDDED_PORT, log: console.log });
+  const server = await startEmbeddedPostgres({
+    dataDir: join(dataDir, "postgres"),
+    port: EMBEDDED_PORT,
+    log: console.log,
+  });
   try {
     await fn(await ensureDatabase(server.adminUrl, "depot"));
   } finally {

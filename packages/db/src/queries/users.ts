@@ -64,6 +64,9 @@ export async function countRecentFailedLogins(db: Queryable, input: { email: str
       .select({ n: count() })
       .from(loginAttempts)
       .where(and(eq(column, value), eq(loginAttempts.succeeded, false), gte(loginAttempts.attemptedAt, input.since)));
-  const [[byEmail], [byIp]] = await Promise.all([failed(loginAttempts.email, normalizeEmail(input.email)), failed(loginAttempts.ip, input.ip)]);
+  const [[byEmail], [byIp]] = await Promise.all([
+    failed(loginAttempts.email, normalizeEmail(input.email)),
+    failed(loginAttempts.ip, input.ip),
+  ]);
   return { byEmail: byEmail?.n ?? 0, byIp: byIp?.n ?? 0 };
 }

@@ -1,0 +1,40 @@
+import { expect, test } from "vitest";
+import { parseWebEnv } from "./env";
+
+const complete = {
+  INTERNAL_API_KEY: "k".repeat(32),
+  SERVICES_URL: "http://127.0.0.1:8001/",
+  DATABASE_URL: "postgres://localhost/depot",
+  AUTH_SECRET: "s".repeat(32),
+};
+
+test("the web role without INTERNAL_API_KEY stops with exactly the original message", () => {
+  expect(() => parseWebEnv({ ...complete, INTERNAL_API_KEY: undefined })).toThrow(
+    new Error("INTERNAL_API_KEY required for web server role"),
+  );
+  expect(() => parseWebEnv({ ...complete, INTERNAL_API_KEY: "" })).toThrow(
+    new Error("INTERNAL_API_KEY required for web server role"),
+  );
+});
+
+test("a missing SERVICES_URL is named clearly", () => {
+  expect(() => parseWebEnv({ ...complete, SERVICES_URL: undefined })).toThrow(
+    /^SERVICES_URL required for web server role/,
+  );
+});
+
+test("defaults match the original system", () => {
+  const env = parseWebEnv(complete);
+  expect(env).toMatchObject({
+    port: 8000,
+    servicesUrl: "http://127.0.0.1:8001",
+    smallUploadMaxBytes: 10_000_000,
+    sessionIdleMinutes: 60,
+    publicUrl: "http://localhost:8000",
+  });
+  expect(env.allowedExtensions).toEqual(["csv", "tsv", "txt", "sas7bdat", "dta", "sav", "parquet", "zip"]);
+});
+
+test("SERVER_ROLE other than web is refused", () => {
+  expect(() => parseWebEnv({ ...complete, SERVER_ROLE: "services" })).toThrow(/SERVER_ROLE must be 'web'/);
+});

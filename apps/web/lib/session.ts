@@ -1,0 +1,18 @@
+import { findUserById, type User } from "@depot/db";
+import { getServerSession } from "next-auth";
+import { authOptions } from "./auth";
+import { db } from "./db";
+
+/**
+ * The signed-in person, read fresh from the database on every request: a deactivated account
+ * stops working at once, whatever its token says.
+ */
+export async function currentUser(): Promise<User | null> {
+  const session = await getServerSession(authOptions());
+  const id = (session?.user as { id?: string } | undefined)?.id;
+  if (!id) return null;
+  const user = await findUserById(db(), id);
+  return user?.isActive ? user : null;
+}
+
+export const isAdministrator = (user: User) => user.isSuperuser || user.role === "administrator";

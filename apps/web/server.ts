@@ -1,0 +1,39 @@
+import { createServer } from "node:http";
+import { fileURLToPath } from "node:url";
+import next from "next";
+import { EnvError, getEnv } from "./lib/env";
+
+// Our own HTTP server rather than `next start`: Node's default 300 s request timeout would cut long
+// uploads, so uploads get no total limit and an idle timeout instead.
+let env: ReturnType<typeof getEnv>;
+try {
+  env = getEnv();
+} catch (error) {
+  if (!(error instanceof EnvError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+
+process.env.NEXTAUTH_URL ??= env.publicUrl;
+process.env.NEXTAUTH_SECRET ??= env.authSecret;
+
+const dev = process.argv.includes("--dev");
+const app = next({ dev, dir: fileURLToPath(new URL(".", import.meta.url)), hostname: env.host, port: env.port });
+await app.prepare();
+const handle = app.getRequestHandler();
+
+const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
+  void handle(req, res);
+});
+server.setTimeout(env.idleTimeoutMs, (socket) => socket.destroy());
+server.listen(env.port, env.host, () => {
+  console.log(JSON.stringify({ level: "info", service: "web", message: "web server listening", url: env.publicUrl }));
+});
+
+const shutdown = () => {
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+  setTimeout(() => process.exit(0), 5_000).unref();
+};
+process.once("SIGTERM", shutdown);
+process.once("SIGINT", shutdown);

@@ -1,0 +1,30 @@
+import { expect, test } from "@playwright/test";
+
+const ADMIN = { email: "ewestlund@jhu.edu", password: "admin123" };
+
+test("the seeded administrator signs in, sees storage healthy, and signs out", async ({ page }) => {
+  await page.goto("/dashboard");
+  await expect(page).toHaveURL(/\/login/);
+  await page.getByLabel("Email").fill(ADMIN.email);
+  await page.getByLabel("Password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByTestId("dashboard-user")).toContainText(ADMIN.email);
+  await expect(page.getByTestId("storage-status")).toHaveText("healthy");
+  await expect(page.getByTestId("storage-health")).toContainText("local");
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await page.goto("/dashboard");
+  await expect(page).toHaveURL(/\/login/);
+});
+
+test("a wrong password is refused with a clear message", async ({ page }) => {
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(ADMIN.email);
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("login-error")).toHaveText("Incorrect email or password.");
+  await expect(page).toHaveURL(/\/login/);
+});

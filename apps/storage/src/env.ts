@@ -22,6 +22,7 @@ const schema = z.object({
     .positive()
     .default(5 * GiB),
   IDLE_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(120),
+  TUS_EXPIRY_HOURS: z.coerce.number().positive().default(24),
 });
 
 export interface StorageEnv {
@@ -33,6 +34,7 @@ export interface StorageEnv {
   defaultDisk: string;
   maxUploadBytes: number;
   idleTimeoutMs: number;
+  tusExpiryMs: number;
 }
 
 export class EnvError extends Error {}
@@ -66,5 +68,6 @@ export function parseStorageEnv(source: NodeJS.ProcessEnv): StorageEnv {
     defaultDisk: e.WORKSPACE_STORAGE_DISK,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     idleTimeoutMs: e.IDLE_TIMEOUT_SECONDS * 1000,
+    tusExpiryMs: e.TUS_EXPIRY_HOURS * 3600_000,
   };
 }

@@ -5,41 +5,79 @@ import { type RequestContext, requestContext, type StorageContext } from "./http
 import { sendError } from "./http/respond";
 import { log } from "./log";
 import { health } from "./routes/health";
+import * as objects from "./routes/objects";
+import * as tus from "./routes/tus";
 
-type Handler = (ctx: StorageContext, request: RequestContext) => Promise<void>;
+export type Handler = (ctx: StorageContext, request: RequestContext, params: string[]) => Promise<void>;
+type Route = { path: RegExp; methods: Partial<Record<string, Handler>> };
 
-const routes: Record<string, Partial<Record<string, Handler>>> = {
-  "/internal/storage/health": { GET: health },
-};
+const routes: Route[] = [
+  { path: /^\/internal\/storage\/health$/, methods: { GET: health } },
+  { path: /^\/internal\/storage\/upload$/, methods: { POST: objects.upload, PUT: objects.upload } },
+  { path: /^\/internal\/storage\/download$/, methods: { GET: objects.download, HEAD: objects.download } },
+  { path: /^\/internal\/storage\/delete$/, methods: { DELETE: objects.remove, POST: objects.remove } },
+  {
+    path: /^\/internal\/storage\/delete_prefix$/,
+    methods: { POST: objects.removePrefix, DELETE: objects.removePrefix },
+  },
+  { path: /^\/internal\/storage\/list$/, methods: { GET: objects.list } },
+  { path: /^\/internal\/storage\/metadata$/, methods: { GET: objects.metadata } },
+  { path: /^\/internal\/storage\/exists$/, methods: { GET: objects.exists } },
+  { path: /^\/internal\/storage\/usage$/, methods: { GET: objects.usage } },
+  { path: /^\/internal\/tus\/?$/, methods: { OPTIONS: tus.options, POST: tus.create } },
+  {
+    path: /^\/internal\/tus\/([A-Za-z0-9]{1,64})$/,
+    methods: { OPTIONS: tus.options, HEAD: tus.head, PATCH: tus.patch, DELETE: tus.terminate },
+  },
+];
+
+/** Refusals of where a request points (bad key, unknown disk) are audited as denied. */
+const DENIALS = new Set(["invalid_key", "unknown_disk"]);
 
 /** The internal storage API. Every route needs the X-API-Key; nothing here is for the public network. */
 export function createStorageServer(ctx: StorageContext): Server {
   const isAuthorized = createApiKeyCheck(ctx.env.apiKey);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const request = requestContext(req, res);
+    const request = requestContext(ctx, req, res);
+    const path = request.url.pathname;
     res.setHeader("x-request-id", request.requestId);
     try {
-      const route = routes[request.url.pathname];
       if (!isAuthorized(req)) {
         log("warn", "request refused: missing or wrong API key", {
           requestId: request.requestId,
           method: req.method,
-          path: request.url.pathname,
+          path,
           remote: req.socket.remoteAddress,
         });
         throw new DepotError("unauthorized", "missing or invalid X-API-Key");
       }
-      if (!route) throw new DepotError("not_found", "no such route");
-      const handler = route[req.method ?? "GET"];
-      if (!handler) throw new DepotError("bad_request", `method ${req.method} is not allowed here`);
-      await handler(ctx, request);
+      for (const route of routes) {
+        const match = route.path.exec(path);
+        if (!match) continue;
+        const handler = route.methods[req.method ?? "GET"];
+        if (!handler) throw new DepotError("bad_request", `method ${req.method} is not allowed here`);
+        await handler(ctx, request, match.slice(1));
+        return;
+      }
+      throw new DepotError("not_found", "no such route");
     } catch (error) {
-      if (!(error instanceof DepotError)) {
+      if (error instanceof DepotError && DENIALS.has(error.code)) {
+        log("warn", "request refused", { requestId: request.requestId, method: req.method, path, code: error.code });
+        await request
+          .audit({
+            action: "access_denied",
+            outcome: "denied",
+            error: error.code,
+            metadata: { method: req.method, path },
+          })
+          .catch(() => {});
+      } else if (!(error instanceof DepotError)) {
         log("error", "request failed", {
           requestId: request.requestId,
-          path: request.url.pathname,
-          error: String(error),
+          method: req.method,
+          path,
+          error: describe(error),
         });
       }
       sendError(res, error);
@@ -53,4 +91,10 @@ export function createStorageServer(ctx: StorageContext): Server {
   );
   server.setTimeout(ctx.env.idleTimeoutMs, (socket) => socket.destroy());
   return server;
+}
+
+/** An error's class and code, never its message: messages can carry paths or driver internals. */
+function describe(error: unknown): string {
+  const e = error as { name?: string; code?: string } | null;
+  return `${e?.name ?? typeof error}${e?.code ? ` (${e.code})` : ""}`;
 }

@@ -12,9 +12,18 @@ import { createStorageServer } from "./server";
 export const TEST_API_KEY = "test-key-0123456789abcdef0123456789abcdef";
 
 /** A real storage service on a loopback port with its own fresh database and disk folder. */
-export async function startTestStorage(options: { disks?: DisksConfig; env?: Record<string, string> } = {}) {
-  const database = await createTestDatabase();
-  const root = mkdtempSync(join(tmpdir(), "depot-storage-"));
+export async function startTestStorage(
+  options: {
+    disks?: DisksConfig;
+    env?: Record<string, string>;
+    /** Run on another server's database and disk (a restart); stop() then leaves both in place. */
+    reuse?: { databaseUrl: string; root: string };
+  } = {},
+) {
+  const database = options.reuse
+    ? { url: options.reuse.databaseUrl, drop: async () => {} }
+    : await createTestDatabase();
+  const root = options.reuse?.root ?? mkdtempSync(join(tmpdir(), "depot-storage-"));
   const env = parseStorageEnv({
     INTERNAL_API_KEY: TEST_API_KEY,
     DATABASE_URL: database.url,
@@ -29,6 +38,7 @@ export async function startTestStorage(options: { disks?: DisksConfig; env?: Rec
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    databaseUrl: database.url,
     root,
     db,
     sql,
@@ -38,7 +48,11 @@ export async function startTestStorage(options: { disks?: DisksConfig; env?: Rec
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await close();
       await database.drop();
-      rmSync(root, { recursive: true, force: true });
+      if (!options.reuse) rmSync(root, { recursive: true, force: true });
     },
   };
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read response bodies loosely and assert on them
+export type Json = Record<string, any>;
+export const json = (res: Response) => res.json() as Promise<Json>;

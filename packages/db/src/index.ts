@@ -6,3 +6,5 @@ export * from "./queries/cohorts";
 export * from "./queries/users";
 export * from "./schema";
 export { DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, SeedRefusedError, seed } from "./seed";
+export * from "./queries/files";
+export * from "./queries/uploads";

@@ -22,6 +22,7 @@ test("migrations apply to an empty database, then again as a no-op", async () =>
       "files",
       "login_attempts",
       "phi_file_tracking",
+      "resumable_uploads",
       "users",
     ]);
     const [before] = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`;

@@ -55,21 +55,25 @@ export class LocalDriver implements StorageDriver {
     return this.realRoot;
   }
 
-  /** The path of a key, refused unless its real folder lies inside the root (symlinks included). */
-  private async pathOf(key: string, options: { createParents?: boolean } = {}): Promise<string> {
+  /**
+   * The path of a key, refused unless its real location lies inside the root (symlinks included).
+   * Folders that do not exist yet are judged by their deepest existing ancestor.
+   */
+  private async pathOf(key: string): Promise<string> {
     validateKey(key);
     const root = await this.rootPath();
     const path = join(root, key);
-    const parent = dirname(path);
-    if (options.createParents) await mkdir(parent, { recursive: true });
-    let realParent: string;
-    try {
-      realParent = await realpath(parent);
-    } catch (error) {
-      if (errno(error) === "ENOENT") throw new DepotError("not_found", "no such object");
-      throw error;
+    let existingAncestor = dirname(path);
+    let realAncestor: string | undefined;
+    while (!realAncestor) {
+      try {
+        realAncestor = await realpath(existingAncestor);
+      } catch (error) {
+        if (errno(error) !== "ENOENT" || existingAncestor === root) throw error;
+        existingAncestor = dirname(existingAncestor);
+      }
     }
-    if (realParent !== root && !realParent.startsWith(root + sep)) {
+    if (realAncestor !== root && !realAncestor.startsWith(root + sep)) {
       throw new DepotError("invalid_key", "storage key resolves outside the disk");
     }
     const existing = await lstat(path).catch(() => undefined);
@@ -79,7 +83,7 @@ export class LocalDriver implements StorageDriver {
   }
 
   async write(key: string, source: Readable, options: WriteOptions): Promise<WriteResult> {
-    const target = await this.pathOf(key, { createParents: true });
+    await this.pathOf(key);
     const temp = join(await this.rootPath(), TEMP_DIR, `${randomUUID()}.part`);
     const meter = new Meter(options.maxBytes);
     try {
@@ -87,6 +91,9 @@ export class LocalDriver implements StorageDriver {
       const result = { size: meter.size, sha256: meter.digest() };
       checkExpectations(result, options);
       await fsyncPath(temp);
+      // Folders appear only for a complete object; checked again in case one was swapped for a symlink meanwhile.
+      await mkdir(dirname(join(await this.rootPath(), key)), { recursive: true });
+      const target = await this.pathOf(key);
       await link(temp, target); // fails with EEXIST instead of replacing an object
       await unlink(temp);
       await fsyncPath(dirname(target));

@@ -7,11 +7,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
     return;
   }
   const payload = JSON.stringify(body);
-  res.writeHead(status, {
+  const headers: Record<string, string | number> = {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(payload),
+  };
+  // A refusal sent before the request body was read: close rather than read the rest of it.
+  if (!res.req.complete) headers.connection = "close";
+  res.writeHead(status, headers);
+  res.end(payload, () => {
+    if (!res.req.complete) res.req.socket?.destroySoon();
   });
-  res.end(payload);
 }
 
 /** Any error becomes the one error shape; unexpected ones say nothing about internals. */

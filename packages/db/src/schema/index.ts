@@ -2,3 +2,4 @@ export * from "./audit";
 export * from "./cohorts";
 export * from "./files";
 export * from "./users";
+export * from "./uploads";

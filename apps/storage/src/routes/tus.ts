@@ -1,0 +1,319 @@
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { DepotError, HEADER } from "@depot/contract";
+import {
+  advanceResumableOffset,
+  createResumableUpload,
+  findFile,
+  findResumableUpload,
+  markFileFailed,
+  markFileStored,
+  type ResumableUpload,
+  setFileUploadId,
+  setResumableStatus,
+} from "@depot/db";
+import type { StorageDriver } from "../drivers/driver";
+import { uploadBody } from "../http/body";
+import { header, type RequestContext, type StorageContext } from "../http/context";
+import { toDepotError } from "../http/respond";
+
+const TUS_VERSION = "1.0.0";
+const EXTENSIONS = "creation,termination,expiration,checksum";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const INTEGER = /^\d{1,16}$/;
+
+/** Acknowledged bytes of an upload live as one object per PATCH, named by the offset they start at. */
+const chunkPrefix = (id: string) => `tus-staging/${id}/`;
+const chunkKey = (id: string, offset: number) => `${chunkPrefix(id)}${String(offset).padStart(16, "0")}`;
+
+/** PATCHes in progress in this process: a second one on the same upload waits its turn with a 409. */
+const busy = new Set<string>();
+
+function tusHeaders(request: RequestContext, extra: Record<string, string | number> = {}) {
+  const { res } = request;
+  res.setHeader("tus-resumable", TUS_VERSION);
+  res.setHeader("cache-control", "no-store");
+  for (const [name, value] of Object.entries(extra)) res.setHeader(name, value);
+}
+
+function requireTusVersion(request: RequestContext) {
+  if (header(request.req, "tus-resumable") !== TUS_VERSION) {
+    request.res.setHeader("tus-version", TUS_VERSION);
+    throw new DepotError("unsupported_version", `Tus-Resumable must be ${TUS_VERSION}`);
+  }
+}
+
+function integerHeader(request: RequestContext, name: string): number {
+  const value = header(request.req, name);
+  if (value === undefined || !INTEGER.test(value))
+    throw new DepotError("bad_request", `${name} must be a non-negative integer`);
+  return Number(value);
+}
+
+/** Upload-Metadata: `key base64,key base64`; kept in the database only, never echoed into headers. */
+export function parseUploadMetadata(value: string | undefined): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  if (!value) return metadata;
+  if (value.length > 4096) throw new DepotError("invalid_metadata", "Upload-Metadata is too long");
+  for (const pair of value.split(",")) {
+    const [key, encoded = "", ...rest] = pair.trim().split(" ");
+    if (!key || rest.length > 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(key) || key in metadata) {
+      throw new DepotError("invalid_metadata", "Upload-Metadata is malformed");
+    }
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 !== 0) {
+      throw new DepotError("invalid_metadata", `Upload-Metadata value for ${key} is not base64`);
+    }
+    const decoded = Buffer.from(encoded, "base64").toString("utf8");
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+    if (decoded.length > 1024 || /[\u0000-\u001f\u007f]/.test(decoded)) {
+      throw new DepotError(
+        "invalid_metadata",
+        `Upload-Metadata value for ${key} is too long or has control characters`,
+      );
+    }
+    metadata[key] = decoded;
+  }
+  return metadata;
+}
+
+const expired = (upload: ResumableUpload) => upload.status === "active" && upload.expiresAt.getTime() < Date.now();
+
+async function loadUpload(ctx: StorageContext, id: string): Promise<ResumableUpload> {
+  const upload = await findResumableUpload(ctx.db, id);
+  if (!upload) throw new DepotError("not_found", "no such upload");
+  if (upload.status === "terminated" || expired(upload))
+    throw new DepotError("gone", "this upload was terminated or has expired");
+  return upload;
+}
+
+export async function options(ctx: StorageContext, request: RequestContext): Promise<void> {
+  tusHeaders(request, {
+    "tus-version": TUS_VERSION,
+    "tus-extension": EXTENSIONS,
+    "tus-max-size": ctx.env.maxUploadBytes,
+    "tus-checksum-algorithm": "sha256",
+  });
+  request.res.writeHead(204).end();
+}
+
+export async function create(ctx: StorageContext, request: RequestContext): Promise<void> {
+  requireTusVersion(request);
+  if (header(request.req, "upload-defer-length"))
+    throw new DepotError("bad_request", "Upload-Defer-Length is not supported");
+  const length = integerHeader(request, "upload-length");
+  if (length > ctx.env.maxUploadBytes) {
+    throw new DepotError("too_large", `Upload-Length exceeds the limit of ${ctx.env.maxUploadBytes} bytes`);
+  }
+  const metadata = parseUploadMetadata(header(request.req, "upload-metadata"));
+  const fileId = header(request.req, HEADER.fileId);
+  if (!fileId || !UUID.test(fileId)) throw new DepotError("bad_request", "X-Depot-File-Id is required");
+  const file = await findFile(ctx.db, fileId);
+  if (!file) throw new DepotError("not_found", "no such file record");
+  if (file.status !== "uploading" || file.uploadId)
+    throw new DepotError("conflict", "this file is not waiting for an upload");
+  const disk = ctx.disks.get(file.storageDisk);
+
+  const id = randomBytes(16).toString("hex");
+  const expiresAt = new Date(Date.now() + ctx.env.tusExpiryMs);
+  await ctx.db.transaction(async (tx) => {
+    await createResumableUpload(tx, { id, fileId, disk: disk.name, length, metadata, expiresAt });
+    await setFileUploadId(tx, fileId, id);
+    await request.audit(
+      {
+        action: "chunked_upload_created",
+        outcome: "success",
+        cohortId: file.cohortId,
+        fileId,
+        disk: disk.name,
+        storageKey: file.storageKey,
+        bytes: length,
+        metadata: { uploadId: id },
+      },
+      tx,
+    );
+  });
+  tusHeaders(request, { location: `/internal/tus/${id}`, "upload-expires": expiresAt.toUTCString() });
+  request.res.writeHead(201).end();
+}
+
+export async function head(ctx: StorageContext, request: RequestContext, [id = ""]: string[]): Promise<void> {
+  requireTusVersion(request);
+  const upload = await loadUpload(ctx, id);
+  tusHeaders(request, {
+    "upload-offset": upload.offset,
+    "upload-length": upload.length,
+    ...(upload.status === "active" ? { "upload-expires": upload.expiresAt.toUTCString() } : {}),
+  });
+  request.res.writeHead(200).end();
+}
+
+function expectedChunkSha256(request: RequestContext): string | undefined {
+  const value = header(request.req, "upload-checksum");
+  if (value === undefined) return undefined;
+  const [algorithm, digest = ""] = value.split(" ");
+  if (algorithm !== "sha256") throw new DepotError("bad_request", "Upload-Checksum supports sha256 only");
+  const bytes = Buffer.from(digest, "base64");
+  if (bytes.length !== 32) throw new DepotError("bad_request", "Upload-Checksum digest is not a base64 sha256");
+  return bytes.toString("hex");
+}
+
+export async function patch(ctx: StorageContext, request: RequestContext, [id = ""]: string[]): Promise<void> {
+  requireTusVersion(request);
+  if (header(request.req, "content-type") !== "application/offset+octet-stream") {
+    throw new DepotError("unsupported_type", "PATCH needs Content-Type: application/offset+octet-stream");
+  }
+  const offset = integerHeader(request, "upload-offset");
+  const expectedSha256 = expectedChunkSha256(request);
+  const upload = await loadUpload(ctx, id);
+  if (offset !== upload.offset) {
+    throw new DepotError(
+      "offset_mismatch",
+      `Upload-Offset ${offset} does not match the upload's offset ${upload.offset}`,
+    );
+  }
+  if (upload.status === "completed") {
+    tusHeaders(request, { "upload-offset": upload.offset });
+    request.res.writeHead(204).end();
+    return;
+  }
+  const remaining = upload.length - upload.offset;
+  const declared = header(request.req, "content-length");
+  if (declared !== undefined && INTEGER.test(declared) && Number(declared) > remaining) {
+    throw new DepotError("too_large", "the chunk goes past Upload-Length");
+  }
+  if (busy.has(id)) throw new DepotError("conflict", "another request is writing to this upload");
+  busy.add(id);
+  try {
+    const { driver } = ctx.disks.get(upload.disk);
+    let newOffset = upload.offset;
+    if (remaining > 0) {
+      const key = chunkKey(id, upload.offset);
+      await driver.delete(key); // an unacknowledged chunk left by a request that died
+      const source = await uploadBody(request.req).source;
+      const written = await driver.write(key, source, { maxBytes: remaining, expectedSha256 }).catch((error) => {
+        const e = toDepotError(error);
+        throw e.code === "checksum_mismatch" ? new DepotError("chunk_checksum_mismatch", e.message) : e;
+      });
+      if (written.size === 0) {
+        await driver.delete(key);
+      } else {
+        newOffset = upload.offset + written.size;
+        const expiresAt = new Date(Date.now() + ctx.env.tusExpiryMs);
+        if (!(await advanceResumableOffset(ctx.db, { id, from: upload.offset, to: newOffset, expiresAt }))) {
+          await driver.delete(key);
+          throw new DepotError("offset_mismatch", "the upload moved on while this chunk was written");
+        }
+        upload.expiresAt = expiresAt;
+      }
+    }
+    if (newOffset === upload.length) {
+      const result = await complete(ctx, request, { ...upload, offset: newOffset }, driver);
+      tusHeaders(request, { "x-depot-sha256": result.sha256, "x-depot-size": result.size });
+    }
+    tusHeaders(request, { "upload-offset": newOffset, "upload-expires": upload.expiresAt.toUTCString() });
+    request.res.writeHead(204).end();
+  } finally {
+    busy.delete(id);
+  }
+}
+
+/** Every chunk of the upload, in order, checked to cover 0..length without gaps or overlaps. */
+async function chunksOf(driver: StorageDriver, upload: ResumableUpload): Promise<string[]> {
+  const keys: string[] = [];
+  let expected = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await driver.list(chunkPrefix(upload.id), { limit: 1000, cursor });
+    for (const item of page.items) {
+      const start = Number(item.key.slice(chunkPrefix(upload.id).length));
+      if (start !== expected) throw new DepotError("internal", "the upload's chunks are not contiguous");
+      expected += item.size;
+      keys.push(item.key);
+    }
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  if (expected !== upload.length) throw new DepotError("internal", "the upload's chunks do not add up to its length");
+  return keys;
+}
+
+/** Joins the chunks into the file's final object (hashing the whole file), then records it, fail-closed. */
+async function complete(ctx: StorageContext, request: RequestContext, upload: ResumableUpload, driver: StorageDriver) {
+  const file = await findFile(ctx.db, upload.fileId);
+  if (!file) throw new DepotError("not_found", "the upload's file record is gone");
+  const keys = await chunksOf(driver, upload);
+  async function* joined() {
+    for (const key of keys) yield* await driver.read(key);
+  }
+  const common = { cohortId: file.cohortId, fileId: file.id, disk: upload.disk, storageKey: file.storageKey };
+  let result: { size: number; sha256: string };
+  try {
+    result = await driver.write(file.storageKey, Readable.from(joined()), {
+      maxBytes: upload.length,
+      expectedSize: upload.length,
+    });
+  } catch (error) {
+    await request
+      .audit({ ...common, action: "chunked_upload_completed", outcome: "failure", error: toDepotError(error).code })
+      .catch(() => {});
+    throw error;
+  }
+  try {
+    await ctx.db.transaction(async (tx) => {
+      if (!(await markFileStored(tx, file.id, result))) throw new DepotError("conflict", "the file record changed");
+      await setResumableStatus(tx, upload.id, "completed");
+      await request.audit(
+        {
+          ...common,
+          action: "chunked_upload_completed",
+          outcome: "success",
+          bytes: result.size,
+          sha256: result.sha256,
+          metadata: { uploadId: upload.id, chunks: keys.length },
+        },
+        tx,
+      );
+    });
+  } catch (error) {
+    // Fail closed; the chunks stay, so a PATCH at the final offset retries the completion.
+    await driver.delete(file.storageKey).catch(() => {});
+    throw error instanceof DepotError
+      ? error
+      : new DepotError("unavailable", "the upload could not be recorded in the audit trail; retry to complete it");
+  }
+  for (const key of keys) await driver.delete(key).catch(() => {});
+  return result;
+}
+
+export async function terminate(ctx: StorageContext, request: RequestContext, [id = ""]: string[]): Promise<void> {
+  requireTusVersion(request);
+  const upload = await loadUpload(ctx, id);
+  if (upload.status === "completed")
+    throw new DepotError("conflict", "this upload is complete; delete the file instead");
+  const { driver } = ctx.disks.get(upload.disk);
+  const file = await findFile(ctx.db, upload.fileId);
+  await ctx.db.transaction(async (tx) => {
+    await setResumableStatus(tx, id, "terminated");
+    await markFileFailed(tx, upload.fileId);
+    await request.audit(
+      {
+        action: "chunked_upload_aborted",
+        outcome: "success",
+        cohortId: file?.cohortId,
+        fileId: upload.fileId,
+        disk: upload.disk,
+        storageKey: file?.storageKey,
+        bytes: upload.offset,
+        metadata: { uploadId: id, reason: "terminated" },
+      },
+      tx,
+    );
+  });
+  let cursor: string | undefined;
+  do {
+    const page = await driver.list(chunkPrefix(id), { limit: 1000, cursor });
+    for (const item of page.items) await driver.delete(item.key);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  tusHeaders(request);
+  request.res.writeHead(204).end();
+}

@@ -2,6 +2,7 @@ import { DepotError } from "@depot/contract";
 import type { DisksConfig } from "./config";
 import type { StorageDriver } from "./driver";
 import { LocalDriver } from "./local";
+import { S3Driver } from "./s3";
 
 export interface Disks {
   names(): string[];
@@ -12,8 +13,7 @@ export interface Disks {
 export function createDisks(config: DisksConfig, defaultDisk: string): Disks {
   const drivers = new Map<string, StorageDriver>();
   for (const [name, disk] of Object.entries(config)) {
-    if (disk.driver === "local") drivers.set(name, new LocalDriver(disk.root));
-    else throw new Error(`disk "${name}": the ${disk.driver} driver is not available yet`);
+    drivers.set(name, disk.driver === "local" ? new LocalDriver(disk.root) : new S3Driver(disk));
   }
   return {
     names: () => [...drivers.keys()],

@@ -152,7 +152,9 @@ export class LocalDriver implements StorageDriver {
         if (errno(error) === "ENOENT") return [];
         throw error;
       });
-      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      // Key order: a folder's keys continue with "/", so "a-b" comes before "a/x".
+      const sortKey = (e: (typeof entries)[number]) => (e.isDirectory() ? `${e.name}/` : e.name);
+      entries.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
       for (const entry of entries) {
         if (entry.name.startsWith(".")) continue;
         const key = relDir ? `${relDir}/${entry.name}` : entry.name;

@@ -1,0 +1,408 @@
+import { randomUUID } from "node:crypto";
+import { PassThrough, Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+  UploadPartCopyCommand,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { DepotError, validateKey } from "@depot/contract";
+import type { S3DiskConfig } from "./config";
+import type { ByteRange, DiskUsage, ListPage, ObjectInfo, StorageDriver, WriteOptions, WriteResult } from "./driver";
+import { checkExpectations, Meter } from "./meter";
+
+/** Internal objects start with "." so they can never collide with a valid key (segments start alphanumeric). */
+const TEMP_PREFIX = ".tmp/";
+const HEALTH_PREFIX = ".health/";
+
+/** lib-storage buffers at most partSize × (queueSize + 1) bytes per write. */
+const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+const UPLOAD_QUEUE_SIZE = 2;
+
+/** CopyObject copies at most 5 GB in one request; anything larger is copied part by part. */
+const MAX_SINGLE_COPY_BYTES = 5 * 1000 ** 3;
+const COPY_PART_BYTES = 512 * 1024 * 1024;
+const MAX_MULTIPART_PARTS = 10_000;
+
+const CONNECTION_TIMEOUT_MS = 10_000;
+
+const NETWORK_ERROR_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "ESOCKETTIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
+const MISSING_OBJECT_ERRORS = new Set(["NoSuchKey", "NotFound"]);
+
+interface SdkErrorShape {
+  name?: unknown;
+  code?: unknown;
+  cause?: unknown;
+  errors?: unknown;
+  $metadata?: { httpStatusCode?: number };
+}
+
+const asShape = (error: unknown): SdkErrorShape => (error !== null && typeof error === "object" ? error : {});
+
+function isNetworkFailure(error: unknown, depth = 0): boolean {
+  if (depth > 3 || error === null || typeof error !== "object") return false;
+  const shape = asShape(error);
+  if (shape.name === "TimeoutError") return true;
+  if (typeof shape.code === "string" && NETWORK_ERROR_CODES.has(shape.code)) return true;
+  // Node reports connection failures of dual-stack lookups as an AggregateError.
+  if (Array.isArray(shape.errors) && shape.errors.some((inner) => isNetworkFailure(inner, depth + 1))) return true;
+  return isNetworkFailure(shape.cause, depth + 1);
+}
+
+function isMissingObject(error: unknown): boolean {
+  const name = asShape(error).name;
+  return typeof name === "string" && MISSING_OBJECT_ERRORS.has(name);
+}
+
+function isPrematureClose(error: unknown): boolean {
+  return asShape(error).code === "ERR_STREAM_PREMATURE_CLOSE";
+}
+
+function withCause(error: DepotError, cause: unknown): DepotError {
+  error.cause = cause;
+  return error;
+}
+
+function mapS3Error(error: unknown): unknown {
+  if (error instanceof DepotError) return error;
+  if (isMissingObject(error)) return withCause(new DepotError("not_found", "no such object"), error);
+  const status = asShape(error).$metadata?.httpStatusCode ?? 0;
+  if (isNetworkFailure(error) || status >= 500) {
+    return withCause(new DepotError("unavailable", "the S3 endpoint is unreachable"), error);
+  }
+  return error;
+}
+
+/**
+ * The client every S3 disk uses. Checksums only WHEN_REQUIRED: with the SDK's default, a streamed PutObject is sent
+ * aws-chunked, which some S3 implementations (s3rver) store verbatim as the object's content.
+ */
+export function createS3Client(config: S3DiskConfig, overrides: Partial<S3ClientConfig> = {}): S3Client {
+  return new S3Client({
+    region: config.region,
+    endpoint: config.endpoint,
+    forcePathStyle: config.force_path_style,
+    credentials: { accessKeyId: config.access_key, secretAccessKey: config.secret_key },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    // No idle timeout: a download paused by a slow reader must not be cut off.
+    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS },
+    ...overrides,
+  });
+}
+
+/** A bucket (or a prefix inside one) on any S3 API: AWS, MinIO, Ceph. */
+export class S3Driver implements StorageDriver {
+  readonly kind = "s3" as const;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly client: S3Client;
+
+  constructor(config: S3DiskConfig, client?: S3Client) {
+    this.bucket = config.bucket;
+    this.prefix = config.prefix;
+    this.client = client ?? createS3Client(config);
+  }
+
+  private objectKey(key: string): string {
+    return this.prefix + validateKey(key);
+  }
+
+  async write(key: string, source: Readable, options: WriteOptions): Promise<WriteResult> {
+    const finalKey = this.objectKey(key);
+    const tempKey = `${this.prefix}${TEMP_PREFIX}${randomUUID()}`;
+    const meter = new Meter(options.maxBytes);
+    // Not the meter itself: lib-storage takes a body's `size` property for its length, and Meter counts in `size`.
+    const body = new PassThrough();
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: tempKey, Body: body },
+      partSize: UPLOAD_PART_BYTES,
+      queueSize: UPLOAD_QUEUE_SIZE,
+      // The driver aborts the multipart upload itself: lib-storage would replace the real error with the abort's own.
+      leavePartsOnError: true,
+    });
+    // Both settle on any failure: a stream error fails the upload's reads, and a failed upload stops reading the
+    // body, which closes the pipeline. Waiting for both means no request is still in flight during cleanup, so a
+    // late PutObject can never recreate a temporary object after it was deleted.
+    const [streamed, uploaded] = await Promise.allSettled([
+      pipeline(source, meter, body, { signal: options.signal }),
+      upload.done(),
+    ]);
+    let result: WriteResult;
+    try {
+      const failure = firstFailure(streamed, uploaded);
+      if (failure) throw failure.error;
+      options.signal?.throwIfAborted();
+      result = { size: meter.size, sha256: meter.digest() };
+      checkExpectations(result, options);
+      await this.publish(tempKey, finalKey, result);
+    } catch (error) {
+      if (upload.uploadId && uploaded.status === "rejected") await this.abortMultipartQuietly(tempKey, upload.uploadId);
+      await this.deleteQuietly(tempKey);
+      throw mapS3Error(error);
+    }
+    // The object is already visible: a leftover temporary object is garbage, not a failed write.
+    await this.deleteQuietly(tempKey);
+    return result;
+  }
+
+  /** Makes the finished temporary object visible at its key, refusing to replace an existing object. */
+  private async publish(tempKey: string, finalKey: string, result: WriteResult): Promise<void> {
+    // S3 cannot copy conditionally; keys are unique ids, so the check only guards against a caller's mistake.
+    if (await this.head(finalKey)) throw new DepotError("conflict", "an object already exists at this key");
+    const metadata = { sha256: result.sha256 };
+    if (result.size <= MAX_SINGLE_COPY_BYTES) {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: finalKey,
+          CopySource: this.copySource(tempKey),
+          MetadataDirective: "REPLACE",
+          Metadata: metadata,
+        }),
+      );
+      return;
+    }
+    await this.copyInParts(tempKey, finalKey, result.size, metadata);
+  }
+
+  private async copyInParts(
+    tempKey: string,
+    finalKey: string,
+    size: number,
+    metadata: Record<string, string>,
+  ): Promise<void> {
+    const { UploadId } = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: finalKey, Metadata: metadata }),
+    );
+    if (!UploadId) throw new Error("S3 returned no upload id for the multipart copy");
+    try {
+      const partBytes = Math.max(COPY_PART_BYTES, Math.ceil(size / MAX_MULTIPART_PARTS));
+      const parts: { PartNumber: number; ETag: string | undefined }[] = [];
+      for (let start = 0, partNumber = 1; start < size; start += partBytes, partNumber += 1) {
+        const end = Math.min(size, start + partBytes) - 1;
+        const copied = await this.client.send(
+          new UploadPartCopyCommand({
+            Bucket: this.bucket,
+            Key: finalKey,
+            UploadId,
+            PartNumber: partNumber,
+            CopySource: this.copySource(tempKey),
+            CopySourceRange: `bytes=${start}-${end}`,
+          }),
+        );
+        parts.push({ PartNumber: partNumber, ETag: copied.CopyPartResult?.ETag });
+      }
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: finalKey,
+          UploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+    } catch (error) {
+      await this.abortMultipartQuietly(finalKey, UploadId);
+      throw error;
+    }
+  }
+
+  private copySource(objectKey: string): string {
+    return `${this.bucket}/${objectKey.split("/").map(encodeURIComponent).join("/")}`;
+  }
+
+  /** Cleanup must never hide the error that caused it; s3rver even answers AbortMultipartUpload with 405. */
+  private async abortMultipartQuietly(objectKey: string, uploadId: string): Promise<void> {
+    await this.client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId }))
+      .catch(() => undefined);
+  }
+
+  private async deleteQuietly(objectKey: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey })).catch(() => undefined);
+  }
+
+  /** HeadObject, or null when the object does not exist. */
+  private async head(objectKey: string): Promise<HeadObjectCommandOutput | null> {
+    try {
+      return await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+    } catch (error) {
+      if (isMissingObject(error)) return null;
+      throw mapS3Error(error);
+    }
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable> {
+    const objectKey = this.objectKey(key);
+    try {
+      const output = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: objectKey,
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
+      );
+      if (!(output.Body instanceof Readable)) throw new Error("S3 returned a body that is not a Node stream");
+      return range ? selectRange(output.Body, range, output.ContentRange, output.ContentLength) : output.Body;
+    } catch (error) {
+      throw mapS3Error(error);
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    const head = await this.head(this.objectKey(key));
+    if (!head) return null;
+    return { key, size: head.ContentLength ?? 0, modifiedAt: head.LastModified ?? new Date(0) };
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const objectKey = this.objectKey(key);
+    if (!(await this.head(objectKey))) return false;
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      return true;
+    } catch (error) {
+      throw mapS3Error(error);
+    }
+  }
+
+  async list(prefix: string, options: { limit: number; cursor?: string }): Promise<ListPage> {
+    const slash = prefix.lastIndexOf("/");
+    if (slash > 0) validateKey(prefix.slice(0, slash));
+    // "." sorts before "/" and "/" before every character a key may start with, so starting after "/" skips the
+    // temporary and probe objects at the top level instead of paging through them.
+    const floor = prefix === "" ? "/" : "";
+    const startAfter = this.prefix + maxString(options.cursor ?? "", floor);
+    const items: ObjectInfo[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.client
+        .send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            StartAfter: continuationToken || startAfter === this.prefix ? undefined : startAfter,
+            ContinuationToken: continuationToken,
+            // One more than the page needs, to learn whether another page exists.
+            MaxKeys: Math.min(1000, options.limit + 1 - items.length),
+          }),
+        )
+        .catch((error: unknown) => {
+          throw mapS3Error(error);
+        });
+      for (const object of page.Contents ?? []) {
+        if (!object.Key?.startsWith(this.prefix)) continue;
+        const key = object.Key.slice(this.prefix.length);
+        if (key.startsWith(".") || key.includes("/.")) continue;
+        if (items.length === options.limit) return { items, nextCursor: items.at(-1)?.key ?? null };
+        items.push({ key, size: object.Size ?? 0, modifiedAt: object.LastModified ?? new Date(0) });
+      }
+      continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (continuationToken);
+    return { items, nextCursor: null };
+  }
+
+  async usage(): Promise<DiskUsage> {
+    const byPrefix: DiskUsage["byPrefix"] = {};
+    let cursor: string | undefined;
+    do {
+      const page = await this.list("", { limit: 1000, cursor });
+      for (const item of page.items) {
+        const top = item.key.split("/")[0] ?? item.key;
+        const entry = byPrefix[top] ?? { bytes: 0, files: 0 };
+        entry.bytes += item.size;
+        entry.files += 1;
+        byPrefix[top] = entry;
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return { byPrefix, freeBytes: null };
+  }
+
+  async probe(): Promise<void> {
+    const objectKey = `${this.prefix}${HEALTH_PREFIX}${randomUUID()}`;
+    const content = `probe ${new Date().toISOString()}`;
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: content }));
+      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      if ((await output.Body?.transformToString("utf8")) !== content) {
+        throw new Error("probe read back different bytes");
+      }
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+    } catch (error) {
+      await this.deleteQuietly(objectKey);
+      throw mapS3Error(error);
+    }
+  }
+}
+
+/**
+ * The error that explains a failed write. A premature close of the stream is only a consequence when the upload
+ * itself failed (it stops reading), so the upload's error wins then.
+ */
+function firstFailure(
+  streamed: PromiseSettledResult<unknown>,
+  uploaded: PromiseSettledResult<unknown>,
+): { error: unknown } | null {
+  if (streamed.status === "rejected" && !isPrematureClose(streamed.reason)) return { error: streamed.reason };
+  if (uploaded.status === "rejected") return { error: uploaded.reason };
+  if (streamed.status === "rejected") return { error: streamed.reason };
+  return null;
+}
+
+/**
+ * The requested bytes out of what the server sent. S3 sends exactly the range, but not every S3 API does: s3rver
+ * answers `bytes=0-0` with the whole object, and a server without range support answers 200 with all of it.
+ */
+function selectRange(
+  body: Readable,
+  range: ByteRange,
+  contentRange: string | undefined,
+  contentLength: number | undefined,
+): Readable {
+  const sent = /^bytes (\d+)-(\d+)\//.exec(contentRange ?? "");
+  const sentStart = sent ? Number(sent[1]) : 0;
+  const sentEnd = sent ? Number(sent[2]) : (contentLength ?? 0) - 1;
+  if (sentStart === range.start && sentEnd === range.end) return body;
+  if (sentStart > range.start || sentEnd < range.end) {
+    body.destroy();
+    throw new Error(`S3 answered bytes ${sentStart}-${sentEnd} to a request for ${range.start}-${range.end}`);
+  }
+  async function* window() {
+    let skip = range.start - sentStart;
+    let remaining = range.end - range.start + 1;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      const part = chunk.subarray(Math.min(skip, chunk.length), Math.min(chunk.length, skip + remaining));
+      skip = Math.max(0, skip - chunk.length);
+      remaining -= part.length;
+      if (part.length > 0) yield part;
+      if (remaining === 0) return; // leaving the loop destroys the body and frees its connection
+    }
+  }
+  return Readable.from(window(), { objectMode: false });
+}
+
+const maxString = (a: string, b: string) => (a > b ? a : b);

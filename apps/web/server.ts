@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import next from "next";
 import { EnvError, getEnv } from "./lib/env";
+import { CLIENT_IP_HEADER } from "./lib/request";
 
 // Our own HTTP server rather than `next start`: Node's default 300 s request timeout would cut long
 // uploads, so uploads get no total limit and an idle timeout instead.
@@ -23,6 +24,8 @@ await app.prepare();
 const handle = app.getRequestHandler();
 
 const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
+  // The address comes from the socket; a client cannot choose what the audit trail records.
+  req.headers[CLIENT_IP_HEADER] = req.socket.remoteAddress ?? "unknown";
   void handle(req, res);
 });
 server.setTimeout(env.idleTimeoutMs, (socket) => socket.destroy());

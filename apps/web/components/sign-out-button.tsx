@@ -1,10 +1,12 @@
 "use client";
 
-import { signOut } from "next-auth/react";
-
 export function SignOutButton() {
+  async function signOut() {
+    await fetch("/api/session", { method: "DELETE" });
+    window.location.assign("/login");
+  }
   return (
-    <button type="button" className="secondary" onClick={() => signOut({ callbackUrl: "/login" })}>
+    <button type="button" className="secondary" onClick={signOut}>
       Sign out
     </button>
   );

@@ -31,6 +31,7 @@ const schema = z.object({
   SESSION_IDLE_MINUTES: z.coerce.number().int().positive().default(60),
   ALLOWED_EXTENSIONS: z.string().default("csv,tsv,txt,sas7bdat,dta,sav,parquet,zip"),
   IDLE_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(120),
+  PRECHECK_RETENTION_HOURS: z.coerce.number().positive().default(72),
 });
 
 export interface WebEnv {
@@ -46,6 +47,7 @@ export interface WebEnv {
   sessionIdleMinutes: number;
   allowedExtensions: string[];
   idleTimeoutMs: number;
+  precheckRetentionMs: number;
 }
 
 export class EnvError extends Error {}
@@ -70,6 +72,7 @@ export function parseWebEnv(source: Record<string, string | undefined>): WebEnv 
       .map((x) => x.trim().toLowerCase().replace(/^\./, ""))
       .filter(Boolean),
     idleTimeoutMs: e.IDLE_TIMEOUT_SECONDS * 1000,
+    precheckRetentionMs: e.PRECHECK_RETENTION_HOURS * 3600_000,
   };
 }
 

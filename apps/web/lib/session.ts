@@ -1,3 +1,4 @@
+import { DepotError } from "@depot/contract";
 import { findUserById, type User } from "@depot/db";
 import { getServerSession } from "next-auth";
 import { authOptions } from "./auth";
@@ -15,4 +16,9 @@ export async function currentUser(): Promise<User | null> {
   return user?.isActive ? user : null;
 }
 
-export const isAdministrator = (user: User) => user.isSuperuser || user.role === "administrator";
+/** For route handlers: the signed-in, active person, or a 401. */
+export async function requireUser(): Promise<User> {
+  const user = await currentUser();
+  if (!user) throw new DepotError("unauthorized", "sign in first: no valid session");
+  return user;
+}

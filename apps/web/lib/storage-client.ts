@@ -1,6 +1,11 @@
-import { HEADER, isErrorBody } from "@depot/contract";
+import type { IncomingHttpHeaders } from "node:http";
+import { type Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { DepotError, ERROR_STATUS, type ErrorBody, type ErrorCode, HEADER, isErrorBody } from "@depot/contract";
+import type { User } from "@depot/db";
 import got from "got";
 import { getEnv } from "./env";
+import type { RequestInfo } from "./request";
 
 /** got, pointed at the storage service on the private network with the internal API key. */
 export function storageClient() {
@@ -11,6 +16,85 @@ export function storageClient() {
     retry: { limit: 0 },
     throwHttpErrors: false,
   });
+}
+
+/** Headers that let the storage tier write audit rows joined to ours: request id and actor. */
+export function forwardedHeaders(info: RequestInfo, user: User | null, fileId?: string): Record<string, string> {
+  return {
+    [HEADER.requestId]: info.requestId,
+    [HEADER.actorIp]: info.ip,
+    ...(info.userAgent ? { [HEADER.actorUserAgent]: info.userAgent.replace(/[^\x20-\x7e]/g, "") } : {}),
+    ...(user ? { [HEADER.actorUserId]: user.id } : {}),
+    ...(fileId ? { [HEADER.fileId]: fileId } : {}),
+  };
+}
+
+export interface StorageReply {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+const MAX_REPLY_BYTES = 64 * 1024;
+
+/**
+ * Streams `source` to the storage service and returns its (small JSON) reply. The got stream sits in the
+ * middle of the pipeline so a failure of either side rejects: the caller never waits on a dead upload.
+ */
+export async function streamToStorage(options: {
+  path: string;
+  method: "POST" | "PATCH" | "PUT";
+  source: Readable;
+  headers: Record<string, string>;
+}): Promise<StorageReply> {
+  const env = getEnv();
+  const upstream = got.stream(`${env.servicesUrl}/${options.path}`, {
+    method: options.method,
+    headers: { [HEADER.apiKey]: env.apiKey, ...options.headers },
+    throwHttpErrors: false,
+    retry: { limit: 0 },
+    timeout: { connect: 5_000, socket: env.idleTimeoutMs },
+  });
+  let reply: { statusCode: number; headers: IncomingHttpHeaders } | undefined;
+  upstream.on("response", (response: { statusCode: number; headers: IncomingHttpHeaders }) => {
+    reply = response;
+  });
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      received += chunk.length;
+      if (received > MAX_REPLY_BYTES) return callback(new Error("storage reply too large"));
+      chunks.push(chunk);
+      callback();
+    },
+  });
+  try {
+    await pipeline(options.source, upstream, sink);
+  } catch (error) {
+    if (error instanceof DepotError) throw error;
+    throw new DepotError("bad_gateway", "the storage service failed during the transfer; nothing was kept");
+  }
+  if (!reply) throw new DepotError("bad_gateway", "the storage service did not answer");
+  // headers is a getter on the response prototype: copy it, do not spread.
+  return { statusCode: reply.statusCode, headers: reply.headers, body: Buffer.concat(chunks).toString("utf8") };
+}
+
+/** Storage's refusal, passed on when it concerns the person's request; our own faults become 502. */
+export function storageError(reply: StorageReply): DepotError {
+  let body: ErrorBody | undefined;
+  try {
+    const parsed = JSON.parse(reply.body) as unknown;
+    if (isErrorBody(parsed)) body = parsed;
+  } catch {}
+  if (reply.statusCode === 401 || body?.error.code === "internal" || (reply.statusCode >= 500 && !body)) {
+    return new DepotError("bad_gateway", "the storage service could not complete the request");
+  }
+  if (body) return new DepotError(body.error.code, body.error.message);
+  const byStatus = Object.entries(ERROR_STATUS).find(([, status]) => status === reply.statusCode)?.[0] as
+    | ErrorCode
+    | undefined;
+  return new DepotError(byStatus ?? "bad_gateway", "the storage service refused the request");
 }
 
 export interface StorageHealth {

@@ -1,3 +1,4 @@
 export * from "./errors";
 export * from "./headers";
 export * from "./keys";
+export * from "./tus";

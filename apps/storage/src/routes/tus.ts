@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { DepotError, HEADER } from "@depot/contract";
+import { DepotError, HEADER, parseUploadMetadata, TUS_VERSION } from "@depot/contract";
 import {
   advanceResumableOffset,
   createResumableUpload,
@@ -17,7 +17,6 @@ import { uploadBody } from "../http/body";
 import { header, type RequestContext, type StorageContext } from "../http/context";
 import { toDepotError } from "../http/respond";
 
-const TUS_VERSION = "1.0.0";
 const EXTENSIONS = "creation,termination,expiration,checksum";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const INTEGER = /^\d{1,16}$/;
@@ -48,32 +47,6 @@ function integerHeader(request: RequestContext, name: string): number {
   if (value === undefined || !INTEGER.test(value))
     throw new DepotError("bad_request", `${name} must be a non-negative integer`);
   return Number(value);
-}
-
-/** Upload-Metadata: `key base64,key base64`; kept in the database only, never echoed into headers. */
-export function parseUploadMetadata(value: string | undefined): Record<string, string> {
-  const metadata: Record<string, string> = {};
-  if (!value) return metadata;
-  if (value.length > 4096) throw new DepotError("invalid_metadata", "Upload-Metadata is too long");
-  for (const pair of value.split(",")) {
-    const [key, encoded = "", ...rest] = pair.trim().split(" ");
-    if (!key || rest.length > 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(key) || key in metadata) {
-      throw new DepotError("invalid_metadata", "Upload-Metadata is malformed");
-    }
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 !== 0) {
-      throw new DepotError("invalid_metadata", `Upload-Metadata value for ${key} is not base64`);
-    }
-    const decoded = Buffer.from(encoded, "base64").toString("utf8");
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
-    if (decoded.length > 1024 || /[\u0000-\u001f\u007f]/.test(decoded)) {
-      throw new DepotError(
-        "invalid_metadata",
-        `Upload-Metadata value for ${key} is too long or has control characters`,
-      );
-    }
-    metadata[key] = decoded;
-  }
-  return metadata;
 }
 
 const expired = (upload: ResumableUpload) => upload.status === "active" && upload.expiresAt.getTime() < Date.now();

@@ -1,5 +1,6 @@
 import { redirect } from "next/navigation";
-import { currentUser, isAdministrator } from "@/lib/session";
+import { isAdministrator } from "@/lib/permissions";
+import { currentUser } from "@/lib/session";
 import { fetchStorageHealth } from "@/lib/storage-client";
 
 export const dynamic = "force-dynamic";

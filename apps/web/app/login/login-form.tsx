@@ -1,6 +1,5 @@
 "use client";
 
-import { signIn } from "next-auth/react";
 import { type FormEvent, useState } from "react";
 
 export function LoginForm() {
@@ -12,18 +11,24 @@ export function LoginForm() {
     setBusy(true);
     setError(null);
     const form = new FormData(event.currentTarget);
-    const result = await signIn("credentials", {
-      email: String(form.get("email") ?? ""),
-      password: String(form.get("password") ?? ""),
-      redirect: false,
-    });
-    setBusy(false);
-    if (!result || result.error) {
-      setError(result?.error && result.error !== "CredentialsSignin" ? result.error : "Incorrect email or password.");
-      return;
+    try {
+      const res = await fetch("/api/session", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: form.get("email"), password: form.get("password") }),
+      });
+      if (!res.ok) {
+        const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+        setError(body?.error?.message ?? "Sign-in failed. Try again.");
+        return;
+      }
+      const next = new URLSearchParams(window.location.search).get("callbackUrl");
+      window.location.assign(next?.startsWith("/") && !next.startsWith("//") ? next : "/dashboard");
+    } catch {
+      setError("The server could not be reached. Check your connection and try again.");
+    } finally {
+      setBusy(false);
     }
-    const next = new URLSearchParams(window.location.search).get("callbackUrl");
-    window.location.assign(next?.startsWith("/") && !next.startsWith("//") ? next : "/dashboard");
   }
 
   return (

@@ -31,3 +31,26 @@ export async function removeMembership(db: Queryable, input: { userId: string; c
 export async function listCohorts(db: Queryable) {
   return db.select().from(cohorts).orderBy(cohorts.name);
 }
+
+export async function membershipsOf(db: Queryable, userId: string) {
+  return db
+    .select({ cohortId: cohortMemberships.cohortId, role: cohortMemberships.role, name: cohorts.name })
+    .from(cohortMemberships)
+    .innerJoin(cohorts, eq(cohorts.id, cohortMemberships.cohortId))
+    .where(eq(cohortMemberships.userId, userId))
+    .orderBy(cohorts.name);
+}
+
+export async function roleInCohort(db: Queryable, userId: string, cohortId: string): Promise<MembershipRole | null> {
+  const [row] = await db
+    .select({ role: cohortMemberships.role })
+    .from(cohortMemberships)
+    .where(and(eq(cohortMemberships.userId, userId), eq(cohortMemberships.cohortId, cohortId)))
+    .limit(1);
+  return row?.role ?? null;
+}
+
+export async function findCohort(db: Queryable, id: string) {
+  const [row] = await db.select().from(cohorts).where(eq(cohorts.id, id)).limit(1);
+  return row;
+}

@@ -1,6 +1,6 @@
-import { and, eq } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, inArray, lte, ne } from "drizzle-orm";
 import type { Queryable } from "../client";
-import { type FileKind, type FileRow, files } from "../schema";
+import { cohorts, type FileKind, type FileRow, files, users } from "../schema";
 
 export interface NewFile {
   id?: string;
@@ -49,4 +49,50 @@ export async function markFileDeleted(db: Queryable, id: string) {
 
 export async function setFileUploadId(db: Queryable, id: string, uploadId: string) {
   await db.update(files).set({ uploadId }).where(eq(files.id, id));
+}
+
+export interface FileFilters {
+  /** null means every cohort (administrators). */
+  cohortIds: string[] | null;
+  cohortId?: string;
+  kind?: FileKind;
+  status?: FileRow["status"];
+  uploaderId?: string;
+  from?: Date;
+  to?: Date;
+  sort?: "created" | "name" | "size";
+  order?: "asc" | "desc";
+  limit: number;
+  offset: number;
+}
+
+export async function listFiles(db: Queryable, f: FileFilters) {
+  const conditions = [
+    f.cohortIds
+      ? inArray(files.cohortId, f.cohortIds.length ? f.cohortIds : ["00000000-0000-0000-0000-000000000000"])
+      : undefined,
+    f.cohortId ? eq(files.cohortId, f.cohortId) : undefined,
+    f.kind ? eq(files.kind, f.kind) : undefined,
+    f.status ? eq(files.status, f.status) : ne(files.status, "deleted"),
+    f.uploaderId ? eq(files.uploaderId, f.uploaderId) : undefined,
+    f.from ? gte(files.createdAt, f.from) : undefined,
+    f.to ? lte(files.createdAt, f.to) : undefined,
+  ].filter((c) => c !== undefined);
+  const where = conditions.length ? and(...conditions) : undefined;
+  const column = { created: files.createdAt, name: files.originalName, size: files.size }[f.sort ?? "created"];
+  const rows = await db
+    .select({
+      file: files,
+      cohortName: cohorts.name,
+      uploaderEmail: users.email,
+    })
+    .from(files)
+    .innerJoin(cohorts, eq(cohorts.id, files.cohortId))
+    .leftJoin(users, eq(users.id, files.uploaderId))
+    .where(where)
+    .orderBy(f.order === "asc" ? asc(column) : desc(column), desc(files.id))
+    .limit(f.limit)
+    .offset(f.offset);
+  const [total] = await db.select({ n: count() }).from(files).where(where);
+  return { rows, total: total?.n ?? 0 };
 }

@@ -4,7 +4,14 @@ import { type ResumableUpload, resumableUploads } from "../schema";
 
 export async function createResumableUpload(
   db: Queryable,
-  input: { id: string; fileId: string; disk: string; length: number; metadata: Record<string, string>; expiresAt: Date },
+  input: {
+    id: string;
+    fileId: string;
+    disk: string;
+    length: number;
+    metadata: Record<string, string>;
+    expiresAt: Date;
+  },
 ): Promise<ResumableUpload> {
   const [row] = await db.insert(resumableUploads).values(input).returning();
   if (!row) throw new Error("upload insert returned no row");
@@ -25,7 +32,11 @@ export async function advanceResumableOffset(
     .update(resumableUploads)
     .set({ offset: input.to, updatedAt: sql`now()`, expiresAt: input.expiresAt })
     .where(
-      and(eq(resumableUploads.id, input.id), eq(resumableUploads.offset, input.from), eq(resumableUploads.status, "active")),
+      and(
+        eq(resumableUploads.id, input.id),
+        eq(resumableUploads.offset, input.from),
+        eq(resumableUploads.status, "active"),
+      ),
     )
     .returning({ id: resumableUploads.id });
   return rows.length === 1;

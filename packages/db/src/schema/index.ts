@@ -1,5 +1,5 @@
 export * from "./audit";
 export * from "./cohorts";
 export * from "./files";
-export * from "./users";
 export * from "./uploads";
+export * from "./users";

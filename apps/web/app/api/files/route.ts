@@ -1,0 +1,43 @@
+import { DepotError } from "@depot/contract";
+import { listFiles, membershipsOf } from "@depot/db";
+import { api } from "@/lib/api";
+import { db } from "@/lib/db";
+import { parseFileQuery } from "@/lib/file-query";
+import { isAdministrator } from "@/lib/permissions";
+import { requireUser } from "@/lib/session";
+
+export const dynamic = "force-dynamic";
+
+/** Files the person may see, with the same filters as the /files page. */
+export function GET(req: Request) {
+  return api(async () => {
+    const user = await requireUser();
+    const query = parseFileQuery(new URL(req.url).searchParams);
+    if (!query)
+      throw new DepotError(
+        "bad_request",
+        "invalid filter: check cohortId, kind, status, uploaderId, from, to, sort, page",
+      );
+    const cohortIds = isAdministrator(user) ? null : (await membershipsOf(db(), user.id)).map((m) => m.cohortId);
+    const { rows, total } = await listFiles(db(), { ...query.filters, cohortIds });
+    return Response.json({
+      page: query.page,
+      pageSize: query.pageSize,
+      total,
+      files: rows.map(({ file, cohortName, uploaderEmail }) => ({
+        id: file.id,
+        name: file.originalName,
+        cohortId: file.cohortId,
+        cohortName,
+        kind: file.kind,
+        status: file.status,
+        size: file.size,
+        sha256: file.sha256,
+        uploader: uploaderEmail,
+        createdAt: file.createdAt,
+        completedAt: file.completedAt,
+        expiresAt: file.expiresAt,
+      })),
+    });
+  });
+}

@@ -1,0 +1,93 @@
+import { Readable } from "node:stream";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
+import { DepotError } from "@depot/contract";
+import { type FileRow, markFileFailed, type User } from "@depot/db";
+import { api } from "@/lib/api";
+import { auditWeb } from "@/lib/audit";
+import { db } from "@/lib/db";
+import { getEnv } from "@/lib/env";
+import { receiveSingleFile } from "@/lib/multipart";
+import { requestInfo, requireSameOrigin } from "@/lib/request";
+import { requireUser } from "@/lib/session";
+import { forwardedHeaders, storageClient, storageError, streamToStorage } from "@/lib/storage-client";
+import { ByteLimit, beginUpload } from "@/lib/uploads";
+
+export const dynamic = "force-dynamic";
+
+const MULTIPART_OVERHEAD = 64 * 1024;
+
+/**
+ * One file as multipart (fields cohortId and kind, then the file), streamed through to storage:
+ * request body → busboy → got → storage. Nothing touches this server's disk; memory stays flat.
+ */
+export async function POST(req: Request): Promise<Response> {
+  const info = requestInfo(req);
+  let user: User | null = null;
+  let file: FileRow | undefined;
+  return api(async () => {
+    try {
+      requireSameOrigin(req);
+      user = await requireUser();
+      const env = getEnv();
+      const declared = Number(req.headers.get("content-length") ?? Number.NaN);
+      if (declared > env.maxUploadBytes + MULTIPART_OVERHEAD) {
+        throw new DepotError("too_large", `upload exceeds the limit of ${env.maxUploadBytes} bytes`);
+      }
+      if (!req.body) throw new DepotError("bad_request", "the request has no body");
+      const body = Readable.fromWeb(req.body as unknown as NodeReadableStream<Uint8Array>);
+      const signedIn = user;
+      const stored = await receiveSingleFile(
+        body,
+        req.headers.get("content-type"),
+        async ({ fields, stream, filename, mimeType }) => {
+          file = await beginUpload(signedIn, {
+            cohortId: fields.cohortId,
+            kind: fields.kind,
+            filename,
+            contentType: mimeType,
+          });
+          const reply = await streamToStorage({
+            path: "internal/storage/upload",
+            method: "POST",
+            source: stream.pipe(new ByteLimit(env.maxUploadBytes)),
+            headers: { ...forwardedHeaders(info, signedIn, file.id), "content-type": "application/octet-stream" },
+          });
+          if (reply.statusCode !== 201) throw storageError(reply);
+          return { file, ...(JSON.parse(reply.body) as { size: number; sha256: string }) };
+        },
+        async (result) => {
+          await storageClient().delete("internal/storage/delete", {
+            headers: forwardedHeaders(info, signedIn, result.file.id),
+          });
+        },
+      );
+      await auditWeb(info, user, {
+        action: "stream_upload",
+        outcome: "success",
+        cohortId: stored.file.cohortId,
+        fileId: stored.file.id,
+        disk: stored.file.storageDisk,
+        storageKey: stored.file.storageKey,
+        bytes: stored.size,
+        sha256: stored.sha256,
+        metadata: { name: stored.file.originalName, kind: stored.file.kind },
+      });
+      return Response.json(
+        { id: stored.file.id, name: stored.file.originalName, size: stored.size, sha256: stored.sha256 },
+        { status: 201 },
+      );
+    } catch (error) {
+      const code = error instanceof DepotError ? error.code : "internal";
+      const f = file as FileRow | undefined;
+      if (f) await markFileFailed(db(), f.id).catch(() => {});
+      await auditWeb(info, user, {
+        action: code === "forbidden" || code === "unauthorized" ? "access_denied" : "stream_upload",
+        outcome: code === "forbidden" || code === "unauthorized" ? "denied" : "failure",
+        cohortId: f?.cohortId,
+        fileId: f?.id,
+        error: code,
+      }).catch(() => {});
+      throw error;
+    }
+  });
+}

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDatabase } from "@depot/db/testing";
 import { startStack } from "../scripts/stack";
+import { createPeople } from "./people";
 import { E2E_PORTS } from "./ports";
 
 /**
@@ -27,6 +28,7 @@ export default async function globalSetup() {
       if (process.env.E2E_VERBOSE) console.log(line);
     },
   });
+  await createPeople(stack.databaseUrl);
   process.env.E2E_STORAGE_ROOT = stack.storageRoot ?? "";
   process.env.E2E_DATABASE_URL = stack.databaseUrl;
   process.env.E2E_API_KEY = stack.apiKey;

@@ -1,6 +1,8 @@
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
+import { SessionKeepAlive } from "@/components/session-keep-alive";
 import { SignOutButton } from "@/components/sign-out-button";
+import { isAdministrator } from "@/lib/permissions";
 import { currentUser } from "@/lib/session";
 import "./globals.css";
 
@@ -15,7 +17,17 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
       <body>
         <header className="top">
           <strong>Depot</strong>
-          <nav>{user && <a href="/dashboard">Dashboard</a>}</nav>
+          <nav>
+            {user && (
+              <>
+                <a href="/dashboard">Dashboard</a>
+                <a href="/upload">Upload</a>
+                <a href="/files">Files</a>
+                {isAdministrator(user) && <a href="/audit">Audit</a>}
+                {isAdministrator(user) && <a href="/admin">Admin</a>}
+              </>
+            )}
+          </nav>
           {user && (
             <>
               <span className="who" data-testid="signed-in-as">
@@ -26,6 +38,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
           )}
         </header>
         <main>{children}</main>
+        {user && <SessionKeepAlive />}
       </body>
     </html>
   );

@@ -114,3 +114,22 @@ export async function fetchStorageHealth(): Promise<StorageHealth> {
     return { reachable: false, status: "unreachable", detail: null, message: "the storage service did not answer" };
   }
 }
+
+/** Bytes and files per top-level prefix (the cohort id) on every disk, summed; null when storage is down. */
+export async function fetchStorageUsage(): Promise<Map<string, { bytes: number; files: number }> | null> {
+  try {
+    const res = await storageClient().get("internal/storage/usage", { timeout: { request: 10_000 } });
+    if (res.statusCode !== 200) return null;
+    const body = JSON.parse(res.body) as { disks: { byPrefix: Record<string, { bytes: number; files: number }> }[] };
+    const total = new Map<string, { bytes: number; files: number }>();
+    for (const disk of body.disks) {
+      for (const [prefix, u] of Object.entries(disk.byPrefix)) {
+        const sum = total.get(prefix) ?? { bytes: 0, files: 0 };
+        total.set(prefix, { bytes: sum.bytes + u.bytes, files: sum.files + u.files });
+      }
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}

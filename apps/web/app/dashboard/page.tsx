@@ -1,15 +1,34 @@
+import { listCohorts, membershipsOf, recentFilesOf, uploadsInProgressOf } from "@depot/db";
 import { redirect } from "next/navigation";
+import { db } from "@/lib/db";
+import { formatBytes } from "@/lib/format";
 import { isAdministrator } from "@/lib/permissions";
 import { currentUser } from "@/lib/session";
-import { fetchStorageHealth } from "@/lib/storage-client";
+import { fetchStorageHealth, fetchStorageUsage } from "@/lib/storage-client";
 
 export const dynamic = "force-dynamic";
 
 export default async function DashboardPage() {
   const user = await currentUser();
   if (!user) redirect("/login?callbackUrl=/dashboard");
-  const health = await fetchStorageHealth();
+  const admin = isAdministrator(user);
+  const [health, usage, recent, inProgress, memberships, allCohorts] = await Promise.all([
+    fetchStorageHealth(),
+    fetchStorageUsage(),
+    recentFilesOf(db(), user.id),
+    uploadsInProgressOf(db(), user.id),
+    membershipsOf(db(), user.id),
+    listCohorts(db()),
+  ]);
   const disks = (health.detail?.disks as { name: string; driver: string; ok: boolean; ms: number }[] | undefined) ?? [];
+  const visible = new Set(admin ? allCohorts.map((c) => c.id) : memberships.map((m) => m.cohortId));
+  const cohortNames = new Map(allCohorts.map((c) => [c.id, c.name]));
+  const bytesByCohort = [...(usage?.entries() ?? [])]
+    .filter(([prefix]) => visible.has(prefix))
+    .map(([prefix, u]) => ({ name: cohortNames.get(prefix) ?? prefix, ...u }))
+    .sort((a, b) => b.bytes - a.bytes);
+  const largest = Math.max(1, ...bytesByCohort.map((c) => c.bytes));
+
   return (
     <>
       <h1>Dashboard</h1>
@@ -21,8 +40,20 @@ export default async function DashboardPage() {
           </p>
           <p className="muted">
             {user.isSuperuser ? "Superuser · " : ""}
-            {isAdministrator(user) ? "Administrator" : "Member"}
+            {admin ? "Administrator" : "Member"}
           </p>
+          <h2>Your cohorts</h2>
+          {memberships.length === 0 ? (
+            <p className="muted">{admin ? "Administrators see every cohort." : "No cohort memberships yet."}</p>
+          ) : (
+            <ul data-testid="my-cohorts">
+              {memberships.map((m) => (
+                <li key={m.cohortId}>
+                  {m.name} <span className="muted">({m.role})</span>
+                </li>
+              ))}
+            </ul>
+          )}
         </section>
         <section className="card" data-testid="storage-health">
           <h2>Storage service</h2>
@@ -54,7 +85,81 @@ export default async function DashboardPage() {
             </table>
           )}
         </section>
+        <section className="card" data-testid="usage">
+          <h2>Bytes stored per cohort</h2>
+          {bytesByCohort.length === 0 ? (
+            <p className="muted">Nothing stored yet.</p>
+          ) : (
+            <table>
+              <tbody>
+                {bytesByCohort.map((c) => (
+                  <tr key={c.name}>
+                    <td>{c.name}</td>
+                    <td style={{ width: "45%" }}>
+                      <div className="bar" style={{ width: `${Math.max(2, (c.bytes / largest) * 100)}%` }} />
+                    </td>
+                    <td>
+                      {formatBytes(c.bytes)} <span className="muted">({c.files})</span>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </section>
       </div>
+      <section className="card" data-testid="in-progress">
+        <h2>Uploads in progress</h2>
+        {inProgress.length === 0 ? (
+          <p className="muted">None. Choose the same file again on the upload page to resume an interrupted upload.</p>
+        ) : (
+          <table>
+            <tbody>
+              {inProgress.map((u) => (
+                <tr key={u.fileId}>
+                  <td>{u.name}</td>
+                  <td>{u.cohortName}</td>
+                  <td>
+                    {formatBytes(u.offset)} of {formatBytes(u.length)}
+                  </td>
+                  <td className="muted">last activity {u.updatedAt.toISOString().slice(0, 16).replace("T", " ")}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <section className="card" data-testid="recent-uploads">
+        <h2>Your recent uploads</h2>
+        {recent.length === 0 ? (
+          <p className="muted">
+            No uploads yet. <a href="/upload">Upload a file</a>.
+          </p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Cohort</th>
+                <th>Kind</th>
+                <th>Status</th>
+                <th>Size</th>
+              </tr>
+            </thead>
+            <tbody>
+              {recent.map(({ file, cohortName }) => (
+                <tr key={file.id}>
+                  <td>{file.originalName}</td>
+                  <td>{cohortName}</td>
+                  <td>{file.kind}</td>
+                  <td>{file.status}</td>
+                  <td>{file.size === null ? "–" : formatBytes(file.size)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
     </>
   );
 }

@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, gte, inArray, lte, ne } from "drizzle-orm";
 import type { Queryable } from "../client";
-import { cohorts, type FileKind, type FileRow, files, users } from "../schema";
+import { cohorts, type FileKind, type FileRow, files, resumableUploads, users } from "../schema";
 
 export interface NewFile {
   id?: string;
@@ -95,4 +95,32 @@ export async function listFiles(db: Queryable, f: FileFilters) {
     .offset(f.offset);
   const [total] = await db.select({ n: count() }).from(files).where(where);
   return { rows, total: total?.n ?? 0 };
+}
+
+/** The person's own recent files and their uploads still in progress (with the acknowledged offset). */
+export async function recentFilesOf(db: Queryable, userId: string, limit = 10) {
+  return db
+    .select({ file: files, cohortName: cohorts.name })
+    .from(files)
+    .innerJoin(cohorts, eq(cohorts.id, files.cohortId))
+    .where(and(eq(files.uploaderId, userId), ne(files.status, "deleted")))
+    .orderBy(desc(files.createdAt))
+    .limit(limit);
+}
+
+export async function uploadsInProgressOf(db: Queryable, userId: string) {
+  return db
+    .select({
+      fileId: files.id,
+      name: files.originalName,
+      cohortName: cohorts.name,
+      length: resumableUploads.length,
+      offset: resumableUploads.offset,
+      updatedAt: resumableUploads.updatedAt,
+    })
+    .from(resumableUploads)
+    .innerJoin(files, eq(files.id, resumableUploads.fileId))
+    .innerJoin(cohorts, eq(cohorts.id, files.cohortId))
+    .where(and(eq(files.uploaderId, userId), eq(resumableUploads.status, "active")))
+    .orderBy(desc(resumableUploads.updatedAt));
 }

@@ -1,0 +1,83 @@
+import { randomBytes } from "node:crypto";
+import { expect, request, test } from "@playwright/test";
+import { apiAs, cohortId, sha256, signIn } from "../helpers";
+import { COHORT_A, PEOPLE } from "../people";
+import { E2E_BASE_URL } from "../ports";
+
+const metadata = (fields: Record<string, string>) =>
+  Object.entries(fields)
+    .map(([k, v]) => `${k} ${Buffer.from(v).toString("base64")}`)
+    .join(",");
+
+async function uploadAsManager(name: string) {
+  const manager = await apiAs(PEOPLE.manager);
+  const data = randomBytes(4096);
+  const res = await manager.post("/api/uploads", {
+    multipart: {
+      cohortId: await cohortId(COHORT_A),
+      kind: "submission",
+      file: { name, mimeType: "text/csv", buffer: data },
+    },
+  });
+  expect(res.status()).toBe(201);
+  const body = (await res.json()) as { id: string; sha256: string };
+  expect(body.sha256).toBe(sha256(data));
+  return { manager, id: body.id };
+}
+
+test("a viewer can download but cannot upload or delete", async ({ page }) => {
+  const { id } = await uploadAsManager("for-viewer.csv");
+  const viewer = await apiAs(PEOPLE.viewer);
+  const upload = await viewer.post("/api/uploads", {
+    multipart: {
+      cohortId: await cohortId(COHORT_A),
+      kind: "submission",
+      file: { name: "x.csv", mimeType: "text/csv", buffer: Buffer.from("a") },
+    },
+  });
+  expect(upload.status()).toBe(403);
+  expect((await upload.json()).error.code).toBe("forbidden");
+  expect((await viewer.delete(`/api/files/${id}`)).status()).toBe(403);
+  expect((await viewer.get(`/api/files/${id}/download`)).status()).toBe(200);
+
+  await signIn(page, PEOPLE.viewer);
+  await page.goto("/upload");
+  await expect(page.getByTestId("no-upload-cohorts")).toBeVisible();
+  await page.goto("/files");
+  const row = page.locator(`[data-file-id="${id}"]`);
+  await expect(row.getByRole("link", { name: "Download" })).toBeVisible();
+  await expect(row.getByRole("button", { name: "Delete" })).toHaveCount(0);
+});
+
+test("someone outside the cohort gets 403 on its file, and nobody else may touch a person's tus upload", async () => {
+  const { manager, id } = await uploadAsManager("private.csv");
+  const outsider = await apiAs(PEOPLE.outsider);
+  const download = await outsider.get(`/api/files/${id}/download`);
+  expect(download.status()).toBe(403);
+  expect((await download.json()).error).toEqual({ code: "forbidden", message: "you may not download this file" });
+  expect((await outsider.delete(`/api/files/${id}`)).status()).toBe(403);
+
+  const created = await manager.post("/api/uploads/tus/", {
+    headers: {
+      "tus-resumable": "1.0.0",
+      "upload-length": "1000",
+      "upload-metadata": metadata({ cohortId: await cohortId(COHORT_A), kind: "precheck", filename: "part.csv" }),
+    },
+  });
+  expect(created.status()).toBe(201);
+  const location = created.headers().location!;
+  expect(location).toMatch(/^\/api\/uploads\/tus\/[a-f0-9]{32}$/);
+
+  const tusHeaders = { "tus-resumable": "1.0.0" };
+  const patchHeaders = { ...tusHeaders, "upload-offset": "0", "content-type": "application/offset+octet-stream" };
+  for (const other of [outsider, await apiAs(PEOPLE.otherManager)]) {
+    expect((await other.head(location, { headers: tusHeaders })).status()).toBe(403);
+    expect((await other.patch(location, { headers: patchHeaders, data: randomBytes(1000) })).status()).toBe(403);
+    expect((await other.delete(location, { headers: tusHeaders })).status()).toBe(403);
+  }
+  const head = await manager.head(location, { headers: tusHeaders });
+  expect(head.status()).toBe(200);
+  expect(head.headers()["upload-offset"]).toBe("0");
+  const anonymous = await request.newContext({ baseURL: E2E_BASE_URL });
+  expect((await anonymous.head(location, { headers: tusHeaders })).status()).toBe(401);
+});

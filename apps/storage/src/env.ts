@@ -13,9 +13,6 @@ const schema = z.object({
     .string({ error: "INTERNAL_API_KEY required for services server role" })
     .min(16, { error: "INTERNAL_API_KEY must be at least 16 characters" }),
   DATABASE_URL: z.string({ error: "DATABASE_URL required: the storage service writes the audit trail" }).min(1),
-  STORAGE_CONFIG: z.string().optional(),
-  NAS_WORKSPACE_PATH: z.string().optional(),
-  WORKSPACE_STORAGE_DISK: z.string().default("workspace"),
   MAX_UPLOAD_BYTES: z.coerce
     .number()
     .int()
@@ -23,6 +20,9 @@ const schema = z.object({
     .default(5 * GiB),
   IDLE_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(120),
   TUS_EXPIRY_HOURS: z.coerce.number().positive().default(24),
+  CLEANUP_INTERVAL_MINUTES: z.coerce.number().min(0).default(60),
+  CLEANUP_HOURS: z.coerce.number().min(0).default(24),
+  INTEGRITY_INTERVAL_MINUTES: z.coerce.number().min(0).default(0),
 });
 
 export interface StorageEnv {
@@ -35,39 +35,54 @@ export interface StorageEnv {
   maxUploadBytes: number;
   idleTimeoutMs: number;
   tusExpiryMs: number;
+  /** 0 turns a schedule off. */
+  cleanupIntervalMs: number;
+  cleanupHours: number;
+  integrityIntervalMs: number;
 }
 
 export class EnvError extends Error {}
+
+/** The disks and the default one, from STORAGE_CONFIG / NAS_WORKSPACE_PATH / WORKSPACE_STORAGE_DISK. */
+export function parseDiskSettings(
+  source: NodeJS.ProcessEnv,
+  fallbackRoot?: string,
+): { disks: DisksConfig; defaultDisk: string } {
+  const defaultDisk = source.WORKSPACE_STORAGE_DISK || "workspace";
+  let disks: DisksConfig;
+  try {
+    disks = parseDisksConfig({
+      storageConfig: source.STORAGE_CONFIG,
+      nasWorkspacePath: source.NAS_WORKSPACE_PATH || (source.STORAGE_CONFIG ? undefined : fallbackRoot),
+      defaultDisk,
+    });
+  } catch (error) {
+    throw new EnvError((error as Error).message);
+  }
+  if (!disks[defaultDisk]) {
+    throw new EnvError(`WORKSPACE_STORAGE_DISK names "${defaultDisk}", which STORAGE_CONFIG does not configure`);
+  }
+  return { disks, defaultDisk };
+}
 
 /** Parses the storage service's configuration once; throws EnvError with every problem named. */
 export function parseStorageEnv(source: NodeJS.ProcessEnv): StorageEnv {
   const parsed = schema.safeParse(source);
   if (!parsed.success) throw new EnvError(parsed.error.issues.map((i) => i.message).join("\n"));
   const e = parsed.data;
-  let disks: DisksConfig;
-  try {
-    disks = parseDisksConfig({
-      storageConfig: e.STORAGE_CONFIG,
-      nasWorkspacePath: e.NAS_WORKSPACE_PATH,
-      defaultDisk: e.WORKSPACE_STORAGE_DISK,
-    });
-  } catch (error) {
-    throw new EnvError((error as Error).message);
-  }
-  if (!disks[e.WORKSPACE_STORAGE_DISK]) {
-    throw new EnvError(
-      `WORKSPACE_STORAGE_DISK names "${e.WORKSPACE_STORAGE_DISK}", which STORAGE_CONFIG does not configure`,
-    );
-  }
+  const { disks, defaultDisk } = parseDiskSettings(source);
   return {
     host: e.HOST,
     port: e.PORT,
     apiKey: e.INTERNAL_API_KEY,
     databaseUrl: e.DATABASE_URL,
     disks,
-    defaultDisk: e.WORKSPACE_STORAGE_DISK,
+    defaultDisk,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     idleTimeoutMs: e.IDLE_TIMEOUT_SECONDS * 1000,
     tusExpiryMs: e.TUS_EXPIRY_HOURS * 3600_000,
+    cleanupIntervalMs: e.CLEANUP_INTERVAL_MINUTES * 60_000,
+    cleanupHours: e.CLEANUP_HOURS,
+    integrityIntervalMs: e.INTEGRITY_INTERVAL_MINUTES * 60_000,
   };
 }

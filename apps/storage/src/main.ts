@@ -2,6 +2,7 @@ import { createDb } from "@depot/db";
 import { createDisks } from "./drivers";
 import { EnvError, parseStorageEnv } from "./env";
 import { log } from "./log";
+import { startSchedules } from "./ops/schedule";
 import { createStorageServer } from "./server";
 
 let env: ReturnType<typeof parseStorageEnv>;
@@ -14,12 +15,15 @@ try {
 }
 
 const { db, close } = createDb(env.databaseUrl);
-const server = createStorageServer({ env, db, disks: createDisks(env.disks, env.defaultDisk) });
+const disks = createDisks(env.disks, env.defaultDisk);
+const server = createStorageServer({ env, db, disks });
+const stopSchedules = startSchedules({ env, db, disks });
 server.listen(env.port, env.host, () => {
   log("info", "storage service listening", { host: env.host, port: env.port, disks: Object.keys(env.disks) });
 });
 
 const shutdown = () => {
+  stopSchedules();
   server.close(() => void close().then(() => process.exit(0)));
   server.closeAllConnections();
 };

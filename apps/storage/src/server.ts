@@ -5,6 +5,7 @@ import { type RequestContext, requestContext, type StorageContext } from "./http
 import { sendError } from "./http/respond";
 import { log } from "./log";
 import { health } from "./routes/health";
+import * as maintenance from "./routes/maintenance";
 import * as objects from "./routes/objects";
 import * as tus from "./routes/tus";
 
@@ -24,6 +25,8 @@ const routes: Route[] = [
   { path: /^\/internal\/storage\/metadata$/, methods: { GET: objects.metadata } },
   { path: /^\/internal\/storage\/exists$/, methods: { GET: objects.exists } },
   { path: /^\/internal\/storage\/usage$/, methods: { GET: objects.usage } },
+  { path: /^\/internal\/storage\/cleanup$/, methods: { POST: maintenance.cleanup } },
+  { path: /^\/internal\/storage\/verify_integrity$/, methods: { POST: maintenance.verifyIntegrity } },
   { path: /^\/internal\/tus\/?$/, methods: { OPTIONS: tus.options, POST: tus.create } },
   {
     path: /^\/internal\/tus\/([A-Za-z0-9]{1,64})$/,

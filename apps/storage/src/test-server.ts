@@ -33,13 +33,16 @@ export async function startTestStorage(
     ...options.env,
   });
   const { db, sql, close } = createDb(database.url, { max: 5 });
-  const server = createStorageServer({ env, db, disks: createDisks(env.disks, env.defaultDisk) });
+  const disks = createDisks(env.disks, env.defaultDisk);
+  const server = createStorageServer({ env, db, disks });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     databaseUrl: database.url,
     root,
+    disks,
+    env,
     db,
     sql,
     server,

@@ -4,6 +4,7 @@ export { createDb, type Database, type Queryable } from "./client";
 export { hashPassword, verifyPassword } from "./passwords";
 export * from "./queries/cohorts";
 export * from "./queries/files";
+export * from "./queries/maintenance";
 export * from "./queries/uploads";
 export * from "./queries/users";
 export * from "./schema";

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { DepotError, type ErrorCode } from "@depot/contract";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { StorageDriver, WriteOptions } from "./driver";
@@ -355,6 +355,24 @@ export function runDriverConformance(name: string, setup: () => Promise<Conforma
         await expect(driver.probe()).resolves.toBeUndefined();
         expect(await sortedRaw()).toEqual(rawBefore);
         expect((await driver.list("", { limit: 10 })).items.map((item) => item.key)).toEqual(["c1/kept"]);
+      });
+    });
+
+    describe("temporaries", () => {
+      it("leaves none once writes end, whether they succeeded or failed", async () => {
+        await write("c1/done", Buffer.from("complete"));
+        await expectDepotError(write("c1/done", Buffer.from("again")), "conflict");
+        const source = new PassThrough();
+        const writing = driver.write("c1/broken", source, { maxBytes: 1024 });
+        source.write(Buffer.from("partial"));
+        source.destroy(new Error("client went away"));
+        await writing.catch(() => undefined);
+        expect(await driver.listTemporaries()).toEqual([]);
+      });
+
+      it("refuses to delete a temporary whose name is not plain", async () => {
+        for (const name of ["../c1/done", "a/b", ".hidden", ""])
+          await expectDepotError(driver.deleteTemporary(name), "invalid_key");
       });
     });
 

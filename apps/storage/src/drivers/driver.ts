@@ -54,4 +54,7 @@ export interface StorageDriver {
   usage(): Promise<DiskUsage>;
   /** A real write, read and delete of a small object outside the key space. */
   probe(): Promise<void>;
+  /** Temporary objects of writes still running or never finished (their process died); outside the key space. */
+  listTemporaries(): Promise<ObjectInfo[]>;
+  deleteTemporary(name: string): Promise<void>;
 }

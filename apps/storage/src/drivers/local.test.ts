@@ -1,9 +1,10 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { DepotError } from "@depot/contract";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, test, vi } from "vitest";
 import { runDriverConformance } from "./conformance";
 import { LocalDriver } from "./local";
 
@@ -85,5 +86,23 @@ describe("local driver on a folder with symbolic links", () => {
     const page = await driver.list("", { limit: 10 });
     expect(page.items.map((item) => item.key)).toEqual(["c1/kept"]);
     expect((await driver.usage()).byPrefix).toEqual({ c1: { bytes: 4, files: 1 } });
+  });
+});
+
+describe("local temporaries", () => {
+  test("an unfinished write is a temporary that cleanup can list and delete", async () => {
+    const root = mkdtempSync(join(tmpdir(), "depot-local-temp-"));
+    const driver = new LocalDriver(root);
+    const source = new PassThrough();
+    const writing = driver.write("c1/abandoned", source, { maxBytes: 1024 });
+    source.write(Buffer.from("partial"));
+    await vi.waitFor(async () => expect(await driver.listTemporaries()).toHaveLength(1));
+    const [temporary] = await driver.listTemporaries();
+    expect(temporary).toMatchObject({ size: 7 });
+    await driver.deleteTemporary(temporary!.key);
+    expect(await driver.listTemporaries()).toEqual([]);
+    source.destroy(new Error("client went away"));
+    await writing.catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
   });
 });

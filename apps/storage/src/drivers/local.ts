@@ -195,6 +195,22 @@ export class LocalDriver implements StorageDriver {
     return { byPrefix, freeBytes: fs.bavail * fs.bsize };
   }
 
+  async listTemporaries(): Promise<ObjectInfo[]> {
+    const dir = join(await this.rootPath(), TEMP_DIR);
+    const found: ObjectInfo[] = [];
+    for (const name of await readdir(dir)) {
+      const info = await stat(join(dir, name)).catch(() => undefined);
+      if (info?.isFile()) found.push({ key: name, size: info.size, modifiedAt: info.mtime });
+    }
+    return found;
+  }
+
+  async deleteTemporary(name: string): Promise<void> {
+    if (!TEMP_NAME.test(name) || name.startsWith("."))
+      throw new DepotError("invalid_key", "not a temporary object name");
+    await rm(join(await this.rootPath(), TEMP_DIR, name), { force: true });
+  }
+
   async probe(): Promise<void> {
     const path = join(await this.rootPath(), TEMP_DIR, `probe-${randomUUID()}`);
     const content = `probe ${new Date().toISOString()}`;
@@ -206,6 +222,8 @@ export class LocalDriver implements StorageDriver {
     }
   }
 }
+
+const TEMP_NAME = /^[A-Za-z0-9._-]{1,100}$/;
 
 async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, "r");

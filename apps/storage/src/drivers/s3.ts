@@ -325,6 +325,40 @@ export class S3Driver implements StorageDriver {
     return { items, nextCursor: null };
   }
 
+  async listTemporaries(): Promise<ObjectInfo[]> {
+    const prefix = `${this.prefix}${TEMP_PREFIX}`;
+    const found: ObjectInfo[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.client
+        .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: continuationToken }))
+        .catch((error: unknown) => {
+          throw mapS3Error(error);
+        });
+      for (const object of page.Contents ?? []) {
+        if (!object.Key) continue;
+        found.push({
+          key: object.Key.slice(prefix.length),
+          size: object.Size ?? 0,
+          modifiedAt: object.LastModified ?? new Date(0),
+        });
+      }
+      continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (continuationToken);
+    return found;
+  }
+
+  async deleteTemporary(name: string): Promise<void> {
+    if (!/^[A-Za-z0-9._-]{1,100}$/.test(name) || name.startsWith(".")) {
+      throw new DepotError("invalid_key", "not a temporary object name");
+    }
+    await this.client
+      .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: `${this.prefix}${TEMP_PREFIX}${name}` }))
+      .catch((error: unknown) => {
+        throw mapS3Error(error);
+      });
+  }
+
   async usage(): Promise<DiskUsage> {
     const byPrefix: DiskUsage["byPrefix"] = {};
     let cursor: string | undefined;

@@ -1,0 +1,51 @@
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { dataDir } from "@depot/db/cli-database";
+import { parseDiskSettings } from "../env";
+
+const HELP = `Usage: pnpm storage:info [--json]
+
+What this process would be: its SERVER_ROLE, the driver of each configured disk, the default disk, and
+the services URL the web tier calls. Never prints keys or secrets.`;
+
+const { values } = parseArgs({ options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const env = process.env;
+let disks: Record<string, { driver: string; where: string }> = {};
+let problem: string | null = null;
+try {
+  // Without configuration, the disk `pnpm start` uses.
+  const config = parseDiskSettings(env, join(dataDir, "storage")).disks;
+  disks = Object.fromEntries(
+    Object.entries(config).map(([name, d]) => [
+      name,
+      {
+        driver: d.driver,
+        where: d.driver === "local" ? d.root : `s3://${d.bucket}/${d.prefix} at ${d.endpoint ?? "AWS"}`,
+      },
+    ]),
+  );
+} catch (error) {
+  problem = (error as Error).message;
+}
+const info = {
+  serverRole: env.SERVER_ROLE ?? "(unset: web or services)",
+  servicesUrl: env.SERVICES_URL ?? "(unset)",
+  internalApiKey: env.INTERNAL_API_KEY ? "set" : "not set",
+  defaultDisk: env.WORKSPACE_STORAGE_DISK || "workspace",
+  disks,
+  problem,
+};
+if (values.json) console.log(JSON.stringify(info, null, 2));
+else {
+  console.log(`server role:      ${info.serverRole}`);
+  console.log(`services URL:     ${info.servicesUrl}`);
+  console.log(`internal API key: ${info.internalApiKey}`);
+  console.log(`default disk:     ${info.defaultDisk}`);
+  for (const [name, d] of Object.entries(disks)) console.log(`disk ${name}: ${d.driver} ${d.where}`);
+  if (problem) console.log(`problem: ${problem}`);
+}
+process.exit(problem ? 1 : 0);

@@ -1,0 +1,67 @@
+import { and, eq, inArray, isNotNull, lt, ne, sql } from "drizzle-orm";
+import type { Queryable } from "../client";
+import { files, resumableUploads } from "../schema";
+
+/** Precheck files whose retention ran out and that are older than `createdBefore`; never submissions. */
+export async function expiredPrecheckFiles(db: Queryable, input: { now: Date; createdBefore: Date }) {
+  return db
+    .select()
+    .from(files)
+    .where(
+      and(
+        eq(files.kind, "precheck"),
+        ne(files.status, "deleted"),
+        ne(files.status, "uploading"),
+        isNotNull(files.expiresAt),
+        lt(files.expiresAt, input.now),
+        lt(files.createdAt, input.createdBefore),
+      ),
+    );
+}
+
+/** Resumable uploads that made no progress since `updatedBefore`. */
+export async function abandonedUploads(db: Queryable, updatedBefore: Date) {
+  return db
+    .select({ upload: resumableUploads, file: files })
+    .from(resumableUploads)
+    .innerJoin(files, eq(files.id, resumableUploads.fileId))
+    .where(and(eq(resumableUploads.status, "active"), lt(resumableUploads.updatedAt, updatedBefore)));
+}
+
+/** Of `keys` on `disk`, those a live files row (uploading or stored) points at. */
+export async function trackedKeys(db: Queryable, disk: string, keys: string[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const rows = await db
+    .select({ key: files.storageKey })
+    .from(files)
+    .where(
+      and(eq(files.storageDisk, disk), inArray(files.storageKey, keys), inArray(files.status, ["uploading", "stored"])),
+    );
+  return new Set(rows.map((r) => r.key));
+}
+
+/** Of resumable upload ids, those still active (their chunk objects are in use). */
+export async function activeUploadIds(db: Queryable, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .select({ id: resumableUploads.id })
+    .from(resumableUploads)
+    .where(and(inArray(resumableUploads.id, ids), eq(resumableUploads.status, "active")));
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Stored files, in pages by id, optionally of one cohort: what the integrity check walks. */
+export async function storedFilesPage(db: Queryable, input: { afterId?: string; cohortId?: string; limit: number }) {
+  return db
+    .select()
+    .from(files)
+    .where(
+      and(
+        eq(files.status, "stored"),
+        input.cohortId ? eq(files.cohortId, input.cohortId) : undefined,
+        input.afterId ? sql`${files.id} > ${input.afterId}` : undefined,
+      ),
+    )
+    .orderBy(files.id)
+    .limit(input.limit);
+}

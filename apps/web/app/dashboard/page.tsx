@@ -1,10 +1,11 @@
-import { listCohorts, membershipsOf, recentFilesOf, uploadsInProgressOf } from "@depot/db";
+import { lastMaintenanceRuns, listCohorts, membershipsOf, recentFilesOf, uploadsInProgressOf } from "@depot/db";
 import { redirect } from "next/navigation";
 import { db } from "@/lib/db";
 import { formatBytes } from "@/lib/format";
 import { isAdministrator } from "@/lib/permissions";
 import { currentUser } from "@/lib/session";
 import { fetchStorageHealth, fetchStorageUsage } from "@/lib/storage-client";
+import { CleanupPreview } from "./maintenance";
 
 export const dynamic = "force-dynamic";
 
@@ -12,13 +13,15 @@ export default async function DashboardPage() {
   const user = await currentUser();
   if (!user) redirect("/login?callbackUrl=/dashboard");
   const admin = isAdministrator(user);
-  const [health, usage, recent, inProgress, memberships, allCohorts] = await Promise.all([
+  const [health, usage, recent, inProgress, memberships, allCohorts, cleanups, integrityChecks] = await Promise.all([
     fetchStorageHealth(),
     fetchStorageUsage(),
     recentFilesOf(db(), user.id),
     uploadsInProgressOf(db(), user.id),
     membershipsOf(db(), user.id),
     listCohorts(db()),
+    lastMaintenanceRuns(db(), "cleanup_run"),
+    lastMaintenanceRuns(db(), "integrity_check"),
   ]);
   const disks = (health.detail?.disks as { name: string; driver: string; ok: boolean; ms: number }[] | undefined) ?? [];
   const visible = new Set(admin ? allCohorts.map((c) => c.id) : memberships.map((m) => m.cohortId));
@@ -129,6 +132,34 @@ export default async function DashboardPage() {
           </table>
         )}
       </section>
+      {admin && (
+        <section className="card" data-testid="maintenance">
+          <h2>Maintenance</h2>
+          <div className="grid">
+            <div>
+              <h3>Last cleanups</h3>
+              <RunList
+                runs={cleanups}
+                empty="No cleanup has run yet."
+                describe={(m) =>
+                  `found ${m.found ?? 0}, cleaned ${m.cleaned ?? 0}, failed ${m.failed ?? 0}${m.dryRun ? " (dry run)" : ""}`
+                }
+              />
+            </div>
+            <div>
+              <h3>Last integrity checks</h3>
+              <RunList
+                runs={integrityChecks}
+                empty="No integrity check has run yet."
+                describe={(m) =>
+                  `${m.checkedFiles ?? 0} files${m.checkHashes ? " with sha256" : ""}, ${m.problems ?? 0} problem(s)`
+                }
+              />
+            </div>
+          </div>
+          <CleanupPreview />
+        </section>
+      )}
       <section className="card" data-testid="recent-uploads">
         <h2>Your recent uploads</h2>
         {recent.length === 0 ? (
@@ -161,5 +192,30 @@ export default async function DashboardPage() {
         )}
       </section>
     </>
+  );
+}
+
+type Run = { occurredAt: Date; outcome: string; metadata: Record<string, unknown> };
+
+function RunList({
+  runs,
+  empty,
+  describe,
+}: {
+  runs: Run[];
+  empty: string;
+  describe: (m: Record<string, number | boolean>) => string;
+}) {
+  if (runs.length === 0) return <p className="muted">{empty}</p>;
+  return (
+    <ul>
+      {runs.map((run) => (
+        <li key={run.occurredAt.toISOString()}>
+          {run.occurredAt.toISOString().slice(0, 16).replace("T", " ")} ·{" "}
+          <span className={run.outcome === "success" ? "status-ok" : "status-bad"}>{run.outcome}</span> ·{" "}
+          {describe(run.metadata as Record<string, number | boolean>)}
+        </li>
+      ))}
+    </ul>
   );
 }

@@ -1,6 +1,6 @@
-import { and, eq, inArray, isNotNull, lt, ne, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull, lt, ne, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
-import { files, resumableUploads } from "../schema";
+import { files, phiFileTracking, resumableUploads } from "../schema";
 
 /** Precheck files whose retention ran out and that are older than `createdBefore`; never submissions. */
 export async function expiredPrecheckFiles(db: Queryable, input: { now: Date; createdBefore: Date }) {
@@ -64,4 +64,18 @@ export async function storedFilesPage(db: Queryable, input: { afterId?: string; 
     )
     .orderBy(files.id)
     .limit(input.limit);
+}
+
+/** The latest cleanup or integrity runs, from the audit trail they leave. */
+export async function lastMaintenanceRuns(db: Queryable, action: "cleanup_run" | "integrity_check", limit = 3) {
+  return db
+    .select({
+      occurredAt: phiFileTracking.occurredAt,
+      outcome: phiFileTracking.outcome,
+      metadata: phiFileTracking.metadata,
+    })
+    .from(phiFileTracking)
+    .where(eq(phiFileTracking.action, action))
+    .orderBy(desc(phiFileTracking.id))
+    .limit(limit);
 }

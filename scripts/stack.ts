@@ -48,7 +48,8 @@ function developmentSecrets(dataDir: string): { apiKey: string; authSecret: stri
   };
 }
 
-function startProcess(
+/** A TypeScript entry point as its own Node process, its output forwarded line by line with a [name] prefix. */
+export function startProcess(
   name: string,
   cwd: string,
   script: string,
@@ -69,7 +70,7 @@ function startProcess(
   return child;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, child: ChildProcess, timeoutMs = 120_000) {
+export async function waitFor(what: string, check: () => Promise<boolean>, child: ChildProcess, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} before it was ready`);
@@ -79,7 +80,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, child: Child
   throw new Error(`${what} was not ready within ${timeoutMs / 1000} s`);
 }
 
-const stopChild = async (child: ChildProcess) => {
+export const stopChild = async (child: ChildProcess) => {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once("exit", resolve));
   child.kill("SIGTERM");

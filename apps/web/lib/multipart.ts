@@ -50,6 +50,8 @@ export function receiveSingleFile<T>(
       else fields[name] = value;
     });
     parser.on("file", (_name, stream, info) => {
+      // The consumer's pipeline reports this stream's errors; a late one must not crash the process.
+      stream.on("error", () => {});
       pending = onFile({ fields: { ...fields }, stream, filename: info.filename ?? "", mimeType: info.mimeType });
       pending.catch((error) => {
         stream.resume();

@@ -6,6 +6,7 @@ import type { User } from "@depot/db";
 import got from "got";
 import { getEnv } from "./env";
 import type { RequestInfo } from "./request";
+import { ByteLimit } from "./uploads";
 
 /** got, pointed at the storage service on the private network with the internal API key. */
 export function storageClient() {
@@ -46,6 +47,8 @@ export async function streamToStorage(options: {
   method: "POST" | "PATCH" | "PUT";
   source: Readable;
   headers: Record<string, string>;
+  /** More bytes than this fail the transfer with too_large: the web enforces the limit too. */
+  maxBytes: number;
 }): Promise<StorageReply> {
   const env = getEnv();
   const upstream = got.stream(`${env.servicesUrl}/${options.path}`, {
@@ -70,7 +73,7 @@ export async function streamToStorage(options: {
     },
   });
   try {
-    await pipeline(options.source, upstream, sink);
+    await pipeline(options.source, new ByteLimit(options.maxBytes), upstream, sink);
   } catch (error) {
     if (error instanceof DepotError) throw error;
     throw new DepotError("bad_gateway", "the storage service failed during the transfer; nothing was kept");

@@ -363,6 +363,7 @@ export function runDriverConformance(name: string, setup: () => Promise<Conforma
         await write("c1/done", Buffer.from("complete"));
         await expectDepotError(write("c1/done", Buffer.from("again")), "conflict");
         const source = new PassThrough();
+        source.on("error", () => {});
         const writing = driver.write("c1/broken", source, { maxBytes: 1024 });
         source.write(Buffer.from("partial"));
         source.destroy(new Error("client went away"));

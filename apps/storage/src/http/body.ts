@@ -13,6 +13,8 @@ export function uploadBody(req: IncomingMessage): { source: Promise<Readable>; f
   const contentType = req.headers["content-type"] ?? "";
   if (!contentType.toLowerCase().startsWith("multipart/form-data")) {
     const source = new PassThrough();
+    // The driver's pipeline reports errors once attached; one that comes earlier must not crash the process.
+    source.on("error", () => {});
     req.once("close", () => {
       if (!req.complete) source.destroy(clientClosed());
     });

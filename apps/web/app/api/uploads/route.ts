@@ -49,7 +49,8 @@ export async function POST(req: Request): Promise<Response> {
           const reply = await streamToStorage({
             path: "internal/storage/upload",
             method: "POST",
-            source: stream.pipe(new ByteLimit(env.maxUploadBytes)),
+            source: stream,
+            maxBytes: env.maxUploadBytes,
             headers: { ...forwardedHeaders(info, signedIn, file.id), "content-type": "application/octet-stream" },
           });
           if (reply.statusCode !== 201) throw storageError(reply);

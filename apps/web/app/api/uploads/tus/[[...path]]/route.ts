@@ -164,7 +164,8 @@ export function PATCH(req: Request, context: Context) {
     const reply = await streamToStorage({
       path: `internal/tus/${id}`,
       method: "PATCH",
-      source: body.pipe(new ByteLimit(remaining)),
+      source: body,
+      maxBytes: remaining,
       headers: {
         ...forwardedHeaders(info, user, file.id),
         "tus-resumable": TUS_VERSION,

@@ -51,7 +51,7 @@ const patch = (location: string, offset: number, body: Buffer) =>
   fetch(location, {
     method: "PATCH",
     headers: { ...TUS, cookie, "upload-offset": String(offset), "content-type": "application/offset+octet-stream" },
-    body,
+    body: new Uint8Array(body),
   });
 
 async function uploadOk(size: number, name: string) {

@@ -27,7 +27,7 @@ export const ADMIN = { email: "ewestlund@jhu.edu", password: "admin123" };
  * Both servers as real processes on an embedded PostgreSQL of their own, each of which a test may kill,
  * stop and start again: the parts a fault can hit.
  */
-export async function startFaultStack(options: { storageEnv?: Record<string, string> } = {}) {
+export async function startFaultStack(options: { storageEnv?: Record<string, string>; storageRoot?: string } = {}) {
   const root = mkdtempSync(join(tmpdir(), "depot-faults-"));
   chmodSync(root, 0o755);
   const pgPort = await freePort();
@@ -39,7 +39,7 @@ export async function startFaultStack(options: { storageEnv?: Record<string, str
   await seed(db);
   const cohortId = (await ensureCohort(db, { name: "Demo Cohort A" })).cohort.id;
 
-  const storageRoot = join(root, "storage");
+  const storageRoot = options.storageRoot ?? join(root, "storage");
   mkdirSync(storageRoot, { recursive: true });
   const apiKey = randomBytes(24).toString("hex");
   const storagePort = await freePort();

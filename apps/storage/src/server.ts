@@ -3,7 +3,7 @@ import { DepotError } from "@depot/contract";
 import { createApiKeyCheck } from "./http/api-key";
 import { type RequestContext, requestContext, type StorageContext } from "./http/context";
 import { sendError } from "./http/respond";
-import { log } from "./log";
+import { describeError, log } from "./log";
 import { health } from "./routes/health";
 import * as maintenance from "./routes/maintenance";
 import * as objects from "./routes/objects";
@@ -80,7 +80,7 @@ export function createStorageServer(ctx: StorageContext): Server {
           requestId: request.requestId,
           method: req.method,
           path,
-          error: describe(error),
+          error: describeError(error),
         });
       }
       sendError(res, error);
@@ -94,10 +94,4 @@ export function createStorageServer(ctx: StorageContext): Server {
   );
   server.setTimeout(ctx.env.idleTimeoutMs, (socket) => socket.destroy());
   return server;
-}
-
-/** An error's class and code, never its message: messages can carry paths or driver internals. */
-function describe(error: unknown): string {
-  const e = error as { name?: string; code?: string } | null;
-  return `${e?.name ?? typeof error}${e?.code ? ` (${e.code})` : ""}`;
 }

@@ -38,6 +38,12 @@ export interface StorageReply {
 
 const MAX_REPLY_BYTES = 64 * 1024;
 
+const STATUS_MESSAGES: Record<number, string> = {
+  503: "the storage backend is unavailable; nothing was kept, try again later",
+  507: "the storage disk is full; nothing was kept",
+  413: "the upload is larger than the storage service accepts",
+};
+
 /**
  * Streams `source` to the storage service and returns its (small JSON) reply. The got stream sits in the
  * middle of the pipeline so a failure of either side rejects: the caller never waits on a dead upload.
@@ -76,6 +82,14 @@ export async function streamToStorage(options: {
     await pipeline(options.source, new ByteLimit(options.maxBytes), upstream, sink);
   } catch (error) {
     if (error instanceof DepotError) throw error;
+    // Storage may refuse mid-stream (disk full, S3 gone) and close while we still send: its status says why.
+    if (reply && reply.statusCode >= 400) {
+      throw storageError({
+        statusCode: reply.statusCode,
+        headers: reply.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      });
+    }
     throw new DepotError("bad_gateway", "the storage service failed during the transfer; nothing was kept");
   }
   if (!reply) throw new DepotError("bad_gateway", "the storage service did not answer");
@@ -90,14 +104,17 @@ export function storageError(reply: StorageReply): DepotError {
     const parsed = JSON.parse(reply.body) as unknown;
     if (isErrorBody(parsed)) body = parsed;
   } catch {}
-  if (reply.statusCode === 401 || body?.error.code === "internal" || (reply.statusCode >= 500 && !body)) {
+  if (reply.statusCode === 401 || reply.statusCode === 500 || body?.error.code === "internal") {
     return new DepotError("bad_gateway", "the storage service could not complete the request");
   }
   if (body) return new DepotError(body.error.code, body.error.message);
   const byStatus = Object.entries(ERROR_STATUS).find(([, status]) => status === reply.statusCode)?.[0] as
     | ErrorCode
     | undefined;
-  return new DepotError(byStatus ?? "bad_gateway", "the storage service refused the request");
+  return new DepotError(
+    byStatus ?? "bad_gateway",
+    STATUS_MESSAGES[reply.statusCode] ?? "the storage service refused the request",
+  );
 }
 
 export interface StorageHealth {

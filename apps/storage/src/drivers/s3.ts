@@ -76,10 +76,6 @@ function isMissingObject(error: unknown): boolean {
   return typeof name === "string" && MISSING_OBJECT_ERRORS.has(name);
 }
 
-function isPrematureClose(error: unknown): boolean {
-  return asShape(error).code === "ERR_STREAM_PREMATURE_CLOSE";
-}
-
 function withCause(error: DepotError, cause: unknown): DepotError {
   error.cause = cause;
   return error;
@@ -153,7 +149,7 @@ export class S3Driver implements StorageDriver {
     ]);
     let result: WriteResult;
     try {
-      const failure = firstFailure(streamed, uploaded);
+      const failure = firstFailure(streamed, uploaded, options.signal);
       if (failure) throw failure.error;
       options.signal?.throwIfAborted();
       result = { size: meter.size, sha256: meter.digest() };
@@ -400,8 +396,13 @@ export class S3Driver implements StorageDriver {
 function firstFailure(
   streamed: PromiseSettledResult<unknown>,
   uploaded: PromiseSettledResult<unknown>,
+  signal: AbortSignal | undefined,
 ): { error: unknown } | null {
-  if (streamed.status === "rejected" && !isPrematureClose(streamed.reason)) return { error: streamed.reason };
+  // The stream's own refusal (too_large) or the caller's abort says what happened; otherwise a failed upload does,
+  // and the stream then only failed because lib-storage stopped reading it (premature close or its abort).
+  if (streamed.status === "rejected" && (streamed.reason instanceof DepotError || signal?.aborted)) {
+    return { error: streamed.reason };
+  }
   if (uploaded.status === "rejected") return { error: uploaded.reason };
   if (streamed.status === "rejected") return { error: streamed.reason };
   return null;

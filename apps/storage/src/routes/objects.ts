@@ -5,6 +5,7 @@ import { clientClosed, uploadBody } from "../http/body";
 import { header, type RequestContext, type StorageContext } from "../http/context";
 import { parseRange } from "../http/range";
 import { sendJson, toDepotError } from "../http/respond";
+import { describeError, log } from "../log";
 
 const SHA256 = /^[0-9a-f]{64}$/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -63,6 +64,9 @@ export async function upload(ctx: StorageContext, request: RequestContext): Prom
     const aborted =
       !req.complete && (req.destroyed || req.socket.destroyed || toDepotError(error).code === "client_closed");
     const failure = aborted ? clientClosed() : toDepotError(error);
+    if (!aborted && !(error instanceof DepotError)) {
+      log("error", "upload failed", { requestId: request.requestId, error: describeError(error) });
+    }
     if (file) await markFileFailed(ctx.db, file.id).catch(() => {});
     // A refused key is audited as denied by the server, like every other refusal.
     if (failure.code === "invalid_key") throw failure;

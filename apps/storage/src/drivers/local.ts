@@ -19,6 +19,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DepotError, validateKey } from "@depot/contract";
 import type { ByteRange, DiskUsage, ListPage, ObjectInfo, StorageDriver, WriteOptions, WriteResult } from "./driver";
+import { usageByPrefix } from "./listing";
 import { checkExpectations, Meter } from "./meter";
 
 /** Temporary objects live on the same filesystem as their final place, so the final move is an atomic link. */
@@ -178,21 +179,8 @@ export class LocalDriver implements StorageDriver {
   }
 
   async usage(): Promise<DiskUsage> {
-    const byPrefix: DiskUsage["byPrefix"] = {};
-    let cursor: string | undefined;
-    do {
-      const page = await this.list("", { limit: 1000, cursor });
-      for (const item of page.items) {
-        const top = item.key.split("/")[0] ?? item.key;
-        const entry = byPrefix[top] ?? { bytes: 0, files: 0 };
-        entry.bytes += item.size;
-        entry.files += 1;
-        byPrefix[top] = entry;
-      }
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
     const fs = await statfs(await this.rootPath());
-    return { byPrefix, freeBytes: fs.bavail * fs.bsize };
+    return { byPrefix: await usageByPrefix(this), freeBytes: fs.bavail * fs.bsize };
   }
 
   async listTemporaries(): Promise<ObjectInfo[]> {

@@ -20,6 +20,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { DepotError, validateKey } from "@depot/contract";
 import type { S3DiskConfig } from "./config";
 import type { ByteRange, DiskUsage, ListPage, ObjectInfo, StorageDriver, WriteOptions, WriteResult } from "./driver";
+import { usageByPrefix } from "./listing";
 import { checkExpectations, Meter } from "./meter";
 
 /** Internal objects start with "." so they can never collide with a valid key (segments start alphanumeric). */
@@ -356,20 +357,7 @@ export class S3Driver implements StorageDriver {
   }
 
   async usage(): Promise<DiskUsage> {
-    const byPrefix: DiskUsage["byPrefix"] = {};
-    let cursor: string | undefined;
-    do {
-      const page = await this.list("", { limit: 1000, cursor });
-      for (const item of page.items) {
-        const top = item.key.split("/")[0] ?? item.key;
-        const entry = byPrefix[top] ?? { bytes: 0, files: 0 };
-        entry.bytes += item.size;
-        entry.files += 1;
-        byPrefix[top] = entry;
-      }
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    return { byPrefix, freeBytes: null };
+    return { byPrefix: await usageByPrefix(this), freeBytes: null };
   }
 
   async probe(): Promise<void> {

@@ -13,6 +13,7 @@ import {
 import { sql } from "drizzle-orm";
 import type { Disks } from "../drivers";
 import type { StorageDriver } from "../drivers/driver";
+import { deleteByPrefix } from "../drivers/listing";
 
 export type CleanupCategory = "expired_precheck" | "abandoned_upload" | "untracked_object" | "stale_temporary";
 
@@ -149,7 +150,7 @@ export async function runCleanup(
           ageHours: hoursSince(upload.updatedAt, now),
         },
         async () => {
-          await deleteAll(driver, `tus-staging/${upload.id}/`);
+          await deleteByPrefix(driver, `tus-staging/${upload.id}/`);
           await ctx.db.transaction(async (tx) => {
             await setResumableStatus(tx, upload.id, "terminated");
             await markFileFailed(tx, file.id);
@@ -261,12 +262,4 @@ export async function untrackedObjects(db: Database, disk: string, driver: Stora
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
   return found;
-}
-
-async function deleteAll(driver: StorageDriver, prefix: string) {
-  for (;;) {
-    const page = await driver.list(prefix, { limit: PAGE });
-    for (const item of page.items) await driver.delete(item.key);
-    if (!page.nextCursor) return;
-  }
 }

@@ -1,6 +1,7 @@
 import { pipeline } from "node:stream/promises";
 import { DepotError, HEADER, validateKey, validatePrefix } from "@depot/contract";
 import { type FileRow, findFile, markFileDeleted, markFileFailed, markFileStored } from "@depot/db";
+import { deleteByPrefix } from "../drivers/listing";
 import { clientClosed, uploadBody } from "../http/body";
 import { header, type RequestContext, type StorageContext } from "../http/context";
 import { parseRange } from "../http/range";
@@ -172,12 +173,7 @@ export async function removePrefix(ctx: StorageContext, request: RequestContext)
   const prefix = request.url.searchParams.get("prefix") ?? "";
   if (WILDCARD.test(prefix)) throw new DepotError("invalid_key", "prefix must not contain wildcards");
   validatePrefix(prefix);
-  let deleted = 0;
-  for (;;) {
-    const page = await driver.list(prefix, { limit: 500 });
-    for (const item of page.items) if (await driver.delete(item.key)) deleted++;
-    if (!page.nextCursor) break;
-  }
+  const deleted = await deleteByPrefix(driver, prefix);
   await request.audit({
     disk,
     storageKey: prefix,

@@ -13,6 +13,7 @@ import {
   setResumableStatus,
 } from "@depot/db";
 import type { StorageDriver } from "../drivers/driver";
+import { deleteByPrefix, eachObject } from "../drivers/listing";
 import { uploadBody } from "../http/body";
 import { header, type RequestContext, type StorageContext } from "../http/context";
 import { toDepotError } from "../http/respond";
@@ -194,17 +195,12 @@ export async function patch(ctx: StorageContext, request: RequestContext, [id = 
 async function chunksOf(driver: StorageDriver, upload: ResumableUpload): Promise<string[]> {
   const keys: string[] = [];
   let expected = 0;
-  let cursor: string | undefined;
-  do {
-    const page = await driver.list(chunkPrefix(upload.id), { limit: 1000, cursor });
-    for (const item of page.items) {
-      const start = Number(item.key.slice(chunkPrefix(upload.id).length));
-      if (start !== expected) throw new DepotError("internal", "the upload's chunks are not contiguous");
-      expected += item.size;
-      keys.push(item.key);
-    }
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
+  for await (const item of eachObject(driver, chunkPrefix(upload.id))) {
+    const start = Number(item.key.slice(chunkPrefix(upload.id).length));
+    if (start !== expected) throw new DepotError("internal", "the upload's chunks are not contiguous");
+    expected += item.size;
+    keys.push(item.key);
+  }
   if (expected !== upload.length) throw new DepotError("internal", "the upload's chunks do not add up to its length");
   return keys;
 }
@@ -281,12 +277,7 @@ export async function terminate(ctx: StorageContext, request: RequestContext, [i
       tx,
     );
   });
-  let cursor: string | undefined;
-  do {
-    const page = await driver.list(chunkPrefix(id), { limit: 1000, cursor });
-    for (const item of page.items) await driver.delete(item.key);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
+  await deleteByPrefix(driver, chunkPrefix(id));
   tusHeaders(request);
   request.res.writeHead(204).end();
 }

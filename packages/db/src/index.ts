@@ -2,6 +2,8 @@ export { type ChainVerification, verifyAuditChain } from "./audit/verify";
 export { type AuditActor, type AuditEntry, appendAudit } from "./audit/writer";
 export { createDb, type Database, type Queryable } from "./client";
 export { hashPassword, verifyPassword } from "./passwords";
+export * from "./queries/admin";
+export * from "./queries/audit";
 export * from "./queries/cohorts";
 export * from "./queries/files";
 export * from "./queries/maintenance";

@@ -10,7 +10,7 @@ import { receiveSingleFile } from "@/lib/multipart";
 import { requestInfo, requireSameOrigin } from "@/lib/request";
 import { requireUser } from "@/lib/session";
 import { forwardedHeaders, storageClient, storageError, streamToStorage } from "@/lib/storage-client";
-import { ByteLimit, beginUpload } from "@/lib/uploads";
+import { beginUpload } from "@/lib/uploads";
 
 export const dynamic = "force-dynamic";
 

@@ -1,0 +1,271 @@
+import { DepotError } from "@depot/contract";
+import {
+  createDb,
+  createUser,
+  type Database,
+  ensureCohort,
+  findUserById,
+  phiFileTracking,
+  type User,
+  verifyAuditChain,
+  verifyPassword,
+} from "@depot/db";
+import { createTestDatabase, type TestDatabase } from "@depot/db/testing";
+import { desc, eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+
+// The route handlers run for real against a test database; only the session (next-auth) and the pool are
+// replaced. The session mock reads the user fresh, like the real one, so a deactivation bites at once.
+const state = vi.hoisted(() => ({ db: null as unknown as Database, userId: null as string | null }));
+vi.mock("@/lib/db", () => ({ db: () => state.db }));
+vi.mock("@/lib/session", () => {
+  const currentUser = async () => {
+    if (!state.userId) return null;
+    const user = await findUserById(state.db, state.userId);
+    return user?.isActive ? user : null;
+  };
+  return {
+    currentUser,
+    requireUser: async () => {
+      const user = await currentUser();
+      if (!user) throw new DepotError("unauthorized", "sign in first: no valid session");
+      return user;
+    },
+  };
+});
+
+const { GET: exportAudit } = await import("../audit/export/route");
+const { GET: getAudit } = await import("../audit/route");
+const { GET: getCohorts, POST: postCohort } = await import("./cohorts/route");
+const { DELETE: deleteMembership, PUT: putMembership } = await import("./memberships/route");
+const { PATCH: patchUser } = await import("./users/[id]/route");
+const { GET: getUsers, POST: postUser } = await import("./users/route");
+
+let database: TestDatabase;
+let close: () => Promise<void>;
+let admin: User;
+let member: User;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  const handle = createDb(database.url, { max: 4 });
+  state.db = handle.db;
+  close = handle.close;
+  admin = await createUser(state.db, {
+    email: "admin@example.org",
+    name: "Admin",
+    password: "admin-password-1",
+    role: "administrator",
+  });
+  member = await createUser(state.db, { email: "member@example.org", name: "Member", password: "member-password" });
+});
+afterAll(async () => {
+  await close();
+  await database.drop();
+});
+
+const as = (user: User | null) => {
+  state.userId = user?.id ?? null;
+};
+const request = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  new Request(`http://localhost${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+const params = (id: string) => ({ params: Promise.resolve({ id }) });
+const lastAudit = async () =>
+  (await state.db.select().from(phiFileTracking).orderBy(desc(phiFileTracking.id)).limit(1))[0];
+const auditText = async () =>
+  JSON.stringify(await state.db.select().from(phiFileTracking), (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+
+describe("access", () => {
+  test("401 without a session, 403 for a member, and the refusals are audited", async () => {
+    as(null);
+    const anonymous = await getUsers(request("GET", "/api/admin/users"));
+    expect(anonymous.status).toBe(401);
+    as(member);
+    const res = await postCohort(request("POST", "/api/admin/cohorts", { name: "Sneaky" }));
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({ error: { code: "forbidden", message: "administrators only" } });
+    expect(await lastAudit()).toMatchObject({
+      action: "access_denied",
+      outcome: "denied",
+      serverRole: "web",
+      actorUserId: member.id,
+      metadata: { route: "admin_cohorts", method: "POST" },
+    });
+    expect((await getAudit(request("GET", "/api/audit"))).status).toBe(403);
+    expect((await exportAudit(request("GET", "/api/audit/export"))).status).toBe(403);
+  });
+
+  test("a cross-site request is refused before anything changes", async () => {
+    as(admin);
+    const res = await postCohort(
+      request("POST", "/api/admin/cohorts", { name: "Cross" }, { "sec-fetch-site": "cross-site" }),
+    );
+    expect(res.status).toBe(403);
+    expect((await (await getCohorts(request("GET", "/api/admin/cohorts"))).json()).cohorts).toEqual([]);
+  });
+});
+
+describe("users", () => {
+  test("create, list, refuse duplicates and short passwords; no password in the trail", async () => {
+    as(admin);
+    const body = { email: "New@Example.org", name: "New", password: "new-user-password", role: "member" };
+    const res = await postUser(request("POST", "/api/admin/users", body));
+    expect(res.status).toBe(201);
+    const { user } = await res.json();
+    expect(user).toMatchObject({ email: "new@example.org", role: "member", isActive: true, memberships: [] });
+    expect(user).not.toHaveProperty("passwordHash");
+    expect(await lastAudit()).toMatchObject({
+      action: "user_created",
+      outcome: "success",
+      actorUserId: admin.id,
+      metadata: { userId: user.id, email: "new@example.org", role: "member" },
+    });
+
+    const again = await postUser(request("POST", "/api/admin/users", { ...body, email: "new@EXAMPLE.org" }));
+    expect(again.status).toBe(409);
+    expect((await again.json()).error.code).toBe("conflict");
+
+    const short = await postUser(
+      request("POST", "/api/admin/users", { ...body, email: "b@x.org", password: "short-pw" }),
+    );
+    expect(short.status).toBe(400);
+    expect(JSON.stringify(await short.json())).not.toContain("short-pw");
+    const badRole = await postUser(request("POST", "/api/admin/users", { ...body, email: "c@x.org", role: "root" }));
+    expect(badRole.status).toBe(400);
+    expect((await postUser(request("POST", "/api/admin/users", { email: "x" }))).status).toBe(400);
+
+    const list = await (await getUsers(request("GET", "/api/admin/users"))).json();
+    expect(list.users.map((u: { email: string }) => u.email)).toEqual([
+      "admin@example.org",
+      "member@example.org",
+      "new@example.org",
+    ]);
+    expect(await auditText()).not.toContain("new-user-password");
+  });
+
+  test("an administrator cannot deactivate or demote themself", async () => {
+    as(admin);
+    const res = await patchUser(request("PATCH", `/api/admin/users/${admin.id}`, { active: false }), params(admin.id));
+    expect(res.status).toBe(403);
+    expect((await res.json()).error.message).toMatch(/your own account/);
+    const demote = await patchUser(
+      request("PATCH", `/api/admin/users/${admin.id}`, { role: "member" }),
+      params(admin.id),
+    );
+    expect(demote.status).toBe(403);
+    expect((await findUserById(state.db, admin.id))?.isActive).toBe(true);
+  });
+
+  test("deactivate, reactivate, change role and reset a password, each audited", async () => {
+    as(admin);
+    const patch = (body: unknown) =>
+      patchUser(request("PATCH", `/api/admin/users/${member.id}`, body), params(member.id));
+
+    expect((await (await patch({ active: false })).json()).user.isActive).toBe(false);
+    expect(await lastAudit()).toMatchObject({ action: "user_deactivated", metadata: { userId: member.id } });
+    // The member's next request is refused at once.
+    as(member);
+    expect((await getUsers(request("GET", "/api/admin/users"))).status).toBe(401);
+    as(admin);
+    await patch({ active: true });
+    expect(await lastAudit()).toMatchObject({ action: "user_activated" });
+
+    await patch({ role: "administrator" });
+    expect(await lastAudit()).toMatchObject({
+      action: "role_changed",
+      metadata: { from: "member", to: "administrator" },
+    });
+    await patch({ role: "member" });
+
+    const reset = await patch({ password: "a-fresh-password-9" });
+    expect(reset.status).toBe(200);
+    expect(JSON.stringify(await reset.json())).not.toMatch(/argon2|a-fresh-password/);
+    expect(await lastAudit()).toMatchObject({ action: "password_reset", outcome: "success" });
+    const hash = (await findUserById(state.db, member.id))!.passwordHash;
+    expect(await verifyPassword(hash, "a-fresh-password-9")).toBe(true);
+    expect(await verifyPassword(hash, "member-password")).toBe(false);
+    expect(await auditText()).not.toContain("a-fresh-password-9");
+
+    expect((await patch({})).status).toBe(400);
+    expect((await patch({ password: "too-short" })).status).toBe(400);
+    const missing = "00000000-0000-4000-8000-000000000000";
+    expect((await patchUser(request("PATCH", "/x", { active: true }), params(missing))).status).toBe(404);
+    expect((await patchUser(request("PATCH", "/x", { active: true }), params("not-a-uuid"))).status).toBe(404);
+  });
+});
+
+describe("cohorts and memberships", () => {
+  test("create a cohort, refuse a duplicate, set and remove memberships", async () => {
+    as(admin);
+    const res = await postCohort(request("POST", "/api/admin/cohorts", { name: "Omega", description: "last" }));
+    expect(res.status).toBe(201);
+    const { cohort } = await res.json();
+    expect(cohort).toMatchObject({ name: "Omega", description: "last", members: 0, files: 0, bytes: 0 });
+    expect(await lastAudit()).toMatchObject({ action: "cohort_created", cohortId: cohort.id });
+    const dup = await postCohort(request("POST", "/api/admin/cohorts", { name: "omega" }));
+    expect(dup.status).toBe(409);
+    expect((await dup.json()).error.message).toMatch(/already exists/);
+
+    const put = (body: unknown) => putMembership(request("PUT", "/api/admin/memberships", body));
+    expect((await put({ userId: member.id, cohortId: cohort.id, role: "viewer" })).status).toBe(200);
+    expect(await lastAudit()).toMatchObject({
+      action: "membership_set",
+      cohortId: cohort.id,
+      metadata: { userId: member.id, role: "viewer", previousRole: null },
+    });
+    const changed = await (await put({ userId: member.id, cohortId: cohort.id, role: "manager" })).json();
+    expect(changed.previousRole).toBe("viewer");
+    const cohorts = await (await getCohorts(request("GET", "/api/admin/cohorts"))).json();
+    expect(cohorts.cohorts.find((c: { id: string }) => c.id === cohort.id).members).toBe(1);
+
+    const missing = "00000000-0000-4000-8000-000000000000";
+    expect((await put({ userId: missing, cohortId: cohort.id, role: "viewer" })).status).toBe(404);
+    expect((await put({ userId: member.id, cohortId: missing, role: "viewer" })).status).toBe(404);
+    expect((await put({ userId: member.id, cohortId: cohort.id, role: "owner" })).status).toBe(400);
+
+    const remove = () =>
+      deleteMembership(request("DELETE", "/api/admin/memberships", { userId: member.id, cohortId: cohort.id }));
+    expect((await remove()).status).toBe(200);
+    expect(await lastAudit()).toMatchObject({ action: "membership_removed", metadata: { role: "manager" } });
+    expect((await remove()).status).toBe(404);
+  });
+});
+
+describe("audit API and export", () => {
+  test("JSON search filters; CSV export streams every row, is audited, and neutralises formulas", async () => {
+    as(admin);
+    const { cohort } = await ensureCohort(state.db, { name: '=HYPERLINK("x")' });
+    const json = await (await getAudit(request("GET", "/api/audit?action=password_reset"))).json();
+    expect(json.total).toBe(1);
+    expect(json.rows[0]).toMatchObject({ action: "password_reset", actorEmail: "admin@example.org" });
+    expect(typeof json.rows[0].id).toBe("string");
+    expect((await getAudit(request("GET", "/api/audit?fileId=nope"))).status).toBe(400);
+
+    await putMembership(request("PUT", "/x", { userId: member.id, cohortId: cohort.id, role: "viewer" }));
+    const res = await exportAudit(request("GET", `/api/audit/export?cohortId=${cohort.id}`));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(res.headers.get("content-disposition")).toMatch(
+      /^attachment; filename="depot-audit-\d{4}-\d{2}-\d{2}\.csv"$/,
+    );
+    const lines = (await res.text()).trimEnd().split("\r\n");
+    expect(lines[0]).toMatch(/^id,occurred_at,action,outcome,server_role,/);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(`"'=HYPERLINK(""x"")"`);
+
+    const exported = await lastAudit();
+    expect(exported).toMatchObject({ action: "audit_exported", outcome: "success", metadata: { cohortId: cohort.id } });
+
+    const all = await exportAudit(request("GET", "/api/audit/export"));
+    const rows = (await all.text()).trimEnd().split("\r\n").length - 1;
+    expect(rows).toBe((await state.db.select().from(phiFileTracking)).length);
+    expect(await verifyAuditChain(state.db)).toMatchObject({ ok: true });
+    expect(
+      await state.db.select().from(phiFileTracking).where(eq(phiFileTracking.action, "audit_exported")),
+    ).toHaveLength(2);
+  });
+});

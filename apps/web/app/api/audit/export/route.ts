@@ -1,0 +1,40 @@
+import { DepotError } from "@depot/contract";
+import { auditRowsForExport } from "@depot/db";
+import { filterParams, parseAuditQuery } from "@/app/audit/audit-query";
+import { auditWeb } from "@/lib/audit";
+import { csvStream } from "@/lib/csv";
+import { db } from "@/lib/db";
+import { requireSameOrigin } from "@/lib/request";
+import { adminRoute } from "../../admin/admin-api";
+import { AUDIT_CSV_HEADER, auditCsvValues } from "../audit-rows";
+
+export const dynamic = "force-dynamic";
+
+/**
+ * The filtered trail as CSV, oldest first, streamed a page at a time (never the whole table in memory).
+ * Same filters as GET /api/audit (page and pageSize are ignored). The export itself is audited first.
+ */
+export function GET(req: Request) {
+  return adminRoute(req, "audit_export", async ({ user, info }) => {
+    // It writes an audit row, so another site must not be able to set it off through a link.
+    requireSameOrigin(req);
+    const query = parseAuditQuery(new URL(req.url).searchParams);
+    if (!query.ok) throw new DepotError("bad_request", query.message);
+    await auditWeb(info, user, {
+      action: "audit_exported",
+      outcome: "success",
+      metadata: filterParams(query.values),
+    });
+    const date = new Date().toISOString().slice(0, 10);
+    const body = csvStream(AUDIT_CSV_HEADER, auditRowsForExport(db(), query.filters), auditCsvValues);
+    return new Response(body, {
+      headers: {
+        "content-type": "text/csv; charset=utf-8",
+        "content-disposition": `attachment; filename="depot-audit-${date}.csv"`,
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        "x-request-id": info.requestId,
+      },
+    });
+  });
+}

@@ -1,0 +1,83 @@
+import type { AuditFilters } from "@depot/db";
+import { z } from "zod";
+
+export const AUDIT_PAGE_SIZE = 50;
+
+const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, {
+  error: "must be a UUID",
+});
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+/** A date (yyyy-mm-dd, read as UTC) or a full ISO timestamp. */
+const instant = z
+  .string()
+  .refine((v) => (DATE_ONLY.test(v) || /^\d{4}-\d{2}-\d{2}T/.test(v)) && !Number.isNaN(Date.parse(v)), {
+    error: "must be a date (yyyy-mm-dd) or an ISO timestamp",
+  });
+
+const schema = z.object({
+  fileId: uuid.optional(),
+  cohortId: uuid.optional(),
+  userId: uuid.optional(),
+  action: z
+    .string()
+    .max(100)
+    .regex(/^[a-z0-9_]+$/, { error: "letters, digits and _ only" })
+    .optional(),
+  outcome: z.enum(["success", "failure", "denied"]).optional(),
+  from: instant.optional(),
+  to: instant.optional(),
+  requestId: z.string().max(200).optional(),
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+  pageSize: z.coerce.number().int().min(1).max(500).default(AUDIT_PAGE_SIZE),
+});
+
+export type AuditQueryValues = z.output<typeof schema>;
+
+export type AuditQuery =
+  | { ok: true; filters: AuditFilters; page: number; pageSize: number; values: AuditQueryValues }
+  | { ok: false; message: string };
+
+/**
+ * The audit filters from a query string; empty values are ignored. A date without a time is a whole UTC
+ * day: `from=2026-03-01` starts at its midnight, `to=2026-03-01` ends at its last millisecond.
+ */
+export function parseAuditQuery(params: URLSearchParams | Record<string, string | string[] | undefined>): AuditQuery {
+  const entries =
+    params instanceof URLSearchParams
+      ? Object.fromEntries(params)
+      : Object.fromEntries(Object.entries(params).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
+  const present = Object.fromEntries(
+    Object.entries(entries)
+      .map(([k, v]) => [k, typeof v === "string" ? v.trim() : v])
+      .filter(([, v]) => v !== undefined && v !== ""),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, message: `invalid filter ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}` };
+  }
+  const v = parsed.data;
+  const from = v.from ? new Date(v.from) : undefined;
+  const to = v.to ? new Date(DATE_ONLY.test(v.to) ? `${v.to}T23:59:59.999Z` : v.to) : undefined;
+  const filters: AuditFilters = {
+    fileId: v.fileId,
+    cohortId: v.cohortId,
+    userId: v.userId,
+    action: v.action,
+    outcome: v.outcome,
+    from,
+    to,
+    requestId: v.requestId,
+  };
+  return { ok: true, filters, page: v.page, pageSize: v.pageSize, values: v };
+}
+
+/** The filters that are set, as strings: for links, audit metadata and the export URL. */
+export function filterParams(values: Partial<AuditQueryValues>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of ["fileId", "cohortId", "userId", "action", "outcome", "from", "to", "requestId"] as const) {
+    const value = values[key];
+    if (value !== undefined && value !== "") out[key] = String(value);
+  }
+  return out;
+}

@@ -1,0 +1,164 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { appendAudit } from "../audit/writer";
+import { createDb, type Database } from "../client";
+import { createTestDatabase, type TestDatabase } from "../testing";
+import { auditRowsForExport, searchAudit } from "./audit";
+import { ensureCohort } from "./cohorts";
+import { createUser } from "./users";
+
+let database: TestDatabase;
+let db: Database;
+let close: () => Promise<void>;
+
+const FILE_A = "aaaaaaaa-0000-4000-8000-000000000001";
+const FILE_B = "bbbbbbbb-0000-4000-8000-000000000002";
+let userId: string;
+let otherUserId: string;
+let cohortId: string;
+let otherCohortId: string;
+let allIds: bigint[] = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  ({ db, close } = createDb(database.url, { max: 3 }));
+  userId = (await createUser(db, { email: "auditor@example.org", name: "A", password: "auditor-password" })).id;
+  otherUserId = (await createUser(db, { email: "other@example.org", name: "O", password: "other-password-1" })).id;
+  cohortId = (await ensureCohort(db, { name: "Audit A" })).cohort.id;
+  otherCohortId = (await ensureCohort(db, { name: "Audit B" })).cohort.id;
+
+  // 25 rows: request req-<n div 2> pairs a web row with a services row, as an upload does.
+  for (let n = 0; n < 25; n++) {
+    const { id } = await appendAudit(db, {
+      action: n % 5 === 4 ? "access_denied" : n % 2 ? "stream_download" : "stream_upload",
+      outcome: n % 5 === 4 ? "denied" : "success",
+      serverRole: n % 2 ? "services" : "web",
+      requestId: `req-${Math.floor(n / 2)}`,
+      actor: { userId: n % 3 === 0 ? otherUserId : userId, ip: "192.0.2.9" },
+      cohortId: n < 20 ? cohortId : otherCohortId,
+      fileId: n % 2 ? FILE_A : FILE_B,
+      bytes: n,
+      metadata: { n },
+    });
+    allIds.push(id);
+  }
+  allIds = allIds.sort((a, b) => (a < b ? -1 : 1));
+});
+afterAll(async () => {
+  await close();
+  await database.drop();
+});
+
+describe("searchAudit", () => {
+  test("without filters: every row, newest first, with total and names", async () => {
+    const { rows, total } = await searchAudit(db, { limit: 10 });
+    expect(total).toBe(25);
+    expect(rows).toHaveLength(10);
+    expect(rows.map((r) => r.id)).toEqual([...allIds].reverse().slice(0, 10));
+    expect(rows[0]).toMatchObject({ cohortName: "Audit B", metadata: { n: 24 } });
+    expect(rows.find((r) => r.actorUserId === userId)?.actorEmail).toBe("auditor@example.org");
+  });
+
+  test("limit and offset page through without overlap", async () => {
+    const first = await searchAudit(db, { limit: 10, offset: 0 });
+    const second = await searchAudit(db, { limit: 10, offset: 10 });
+    const third = await searchAudit(db, { limit: 10, offset: 20 });
+    const ids = [...first.rows, ...second.rows, ...third.rows].map((r) => r.id);
+    expect(third.rows).toHaveLength(5);
+    expect(new Set(ids).size).toBe(25);
+  });
+
+  test("each filter narrows the result", async () => {
+    const count = async (filters: Parameters<typeof searchAudit>[1]) => (await searchAudit(db, filters)).total;
+    expect(await count({ fileId: FILE_A })).toBe(12);
+    expect(await count({ cohortId: otherCohortId })).toBe(5);
+    expect(await count({ userId: otherUserId })).toBe(9); // n = 0, 3, …, 24
+    expect(await count({ action: "access_denied" })).toBe(5);
+    expect(await count({ outcome: "denied" })).toBe(5);
+    expect(await count({ requestId: "req-3" })).toBe(2);
+    expect(await count({ requestId: "req-3", fileId: FILE_A })).toBe(1);
+    expect(await count({ fileId: FILE_A, outcome: "denied", cohortId })).toBe(2); // n = 9, 19
+    expect(await count({ userId: "00000000-0000-4000-8000-000000000000" })).toBe(0);
+
+    const { rows } = await searchAudit(db, { requestId: "req-3" });
+    expect(rows.map((r) => r.serverRole)).toEqual(["services", "web"]);
+  });
+
+  test("from and to bound occurred_at inclusively", async () => {
+    const all = (await searchAudit(db, { limit: 100 })).rows.reverse();
+    const from = all[5]!.occurredAt;
+    const to = all[14]!.occurredAt;
+    const { rows, total } = await searchAudit(db, { from, to, limit: 100 });
+    // Rows written in the same millisecond share a timestamp, so check by time rather than by count.
+    expect(total).toBe(all.filter((r) => r.occurredAt >= from && r.occurredAt <= to).length);
+    expect(total).toBeGreaterThanOrEqual(10);
+    for (const r of rows) {
+      expect(r.occurredAt.getTime()).toBeGreaterThanOrEqual(from.getTime());
+      expect(r.occurredAt.getTime()).toBeLessThanOrEqual(to.getTime());
+    }
+    expect(await searchAudit(db, { from: new Date(Date.now() + 3_600_000) })).toMatchObject({ total: 0 });
+  });
+});
+
+describe("auditRowsForExport", () => {
+  async function collect(gen: AsyncGenerator<{ id: bigint }>) {
+    const ids: bigint[] = [];
+    for await (const r of gen) ids.push(r.id);
+    return ids;
+  }
+
+  test("returns every row exactly once, oldest first, across pages of a small size", async () => {
+    for (const pageSize of [1, 4, 5, 7, 25, 1000]) {
+      const ids = await collect(auditRowsForExport(db, {}, { pageSize }));
+      expect(ids).toEqual(allIds);
+    }
+  });
+
+  test("pages with keyset queries only: no OFFSET, bounded by id", async () => {
+    const queries: string[] = [];
+    const logged = createDb(database.url, { max: 1 });
+    const { drizzle } = await import("drizzle-orm/postgres-js");
+    const schema = await import("../schema");
+    const spy = drizzle(logged.sql, { schema, logger: { logQuery: (q) => queries.push(q) } });
+    try {
+      const ids = await collect(auditRowsForExport(spy, {}, { pageSize: 10 }));
+      expect(ids).toHaveLength(25);
+      const pages = queries.filter((q) => q.includes('"phi_file_tracking"."id" >'));
+      expect(pages).toHaveLength(3);
+      for (const q of pages) expect(q.toLowerCase()).not.toContain("offset");
+    } finally {
+      await logged.close();
+    }
+  });
+
+  test("applies the filters", async () => {
+    const rows: { fileId: string | null; outcome: string }[] = [];
+    for await (const r of auditRowsForExport(db, { fileId: FILE_A, outcome: "success" }, { pageSize: 3 })) rows.push(r);
+    expect(rows).toHaveLength(10);
+    expect(rows.every((r) => r.fileId === FILE_A && r.outcome === "success")).toBe(true);
+  });
+
+  test("leaves out rows appended after the export began", async () => {
+    const gen = auditRowsForExport(db, {}, { pageSize: 5 });
+    const first = await gen.next();
+    expect(first.done).toBe(false);
+    await appendAudit(db, { action: "late_row", outcome: "success", serverRole: "cli" });
+    const rest = await collect(gen);
+    expect(rest).toHaveLength(24);
+    const [late] = await db.execute<{ n: number }>(
+      sql`select count(*)::int as n from phi_file_tracking where action = 'late_row'`,
+    );
+    expect(late?.n).toBe(1);
+  });
+
+  test("an empty trail yields nothing", async () => {
+    const fresh = await createTestDatabase();
+    const other = createDb(fresh.url, { max: 1 });
+    try {
+      expect(await collect(auditRowsForExport(other.db, {}))).toEqual([]);
+    } finally {
+      await other.close();
+      await fresh.drop();
+    }
+  });
+});

@@ -35,6 +35,7 @@ test("a small upload shows the file's sha256, both tiers audit it, and it downlo
   writeFileSync(path, data);
   await signIn(page, PEOPLE.manager);
   await page.goto("/upload");
+  await expect(page.getByTestId("uploader")).toHaveAttribute("data-ready", "true");
   await page.getByLabel("Cohort").selectOption({ label: COHORT_A });
   await page.getByTestId("file-input").setInputFiles(path);
   await expect(page.getByTestId("upload-sha256-0")).toHaveText(sha256(data));
@@ -70,6 +71,7 @@ test("a 60 MB upload goes through tus, survives a network cut, and the web serve
   const expected = await sha256File(path);
   await signIn(page, PEOPLE.manager);
   await page.goto("/upload");
+  await expect(page.getByTestId("uploader")).toHaveAttribute("data-ready", "true");
   await page.getByLabel("Cohort").selectOption({ label: COHORT_A });
 
   let patches = 0;

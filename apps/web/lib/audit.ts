@@ -1,12 +1,27 @@
-import { type AuditEntry, appendAudit, type User } from "@depot/db";
+import { DepotError } from "@depot/contract";
+import { type AuditEntry, appendAudit, type Queryable, type User } from "@depot/db";
 import { db } from "./db";
 import { actorOf, type RequestInfo } from "./request";
 
-/** The web tier's audit rows: server role web, this request's id, the person and their address. */
-export function auditWeb(
+type WebEntry = Omit<AuditEntry, "serverRole" | "requestId" | "actor">;
+
+/**
+ * The web tier's audit rows: server role web, this request's id, the person and their address. Inside a
+ * transaction (`on`), the row commits or rolls back with the change it describes.
+ */
+export function auditWeb(info: RequestInfo, user: User | null, entry: WebEntry, on: Queryable = db()) {
+  return appendAudit(on, { ...entry, serverRole: "web", requestId: info.requestId, actor: actorOf(user, info) });
+}
+
+/** A refusal of who may do what (401 or 403) leaves an access_denied row; other errors are the caller's to record. */
+export async function auditIfDenied(
   info: RequestInfo,
   user: User | null,
-  entry: Omit<AuditEntry, "serverRole" | "requestId" | "actor">,
+  error: unknown,
+  metadata: Record<string, unknown>,
 ) {
-  return appendAudit(db(), { ...entry, serverRole: "web", requestId: info.requestId, actor: actorOf(user, info) });
+  if (!(error instanceof DepotError) || (error.code !== "forbidden" && error.code !== "unauthorized")) return;
+  await auditWeb(info, user, { action: "access_denied", outcome: "denied", error: error.code, metadata }).catch(
+    () => {},
+  );
 }

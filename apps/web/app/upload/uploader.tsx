@@ -1,6 +1,6 @@
 "use client";
 
-import { type DragEvent, useRef, useState } from "react";
+import { type DragEvent, useEffect, useRef, useState } from "react";
 import { formatBytes } from "@/lib/format";
 import { sendResumable, sendSmall, type Transfer } from "./transfer";
 
@@ -34,6 +34,9 @@ export function Uploader({ cohorts, smallUploadMaxBytes, maxUploadBytes, allowed
   const [items, setItems] = useState<Item[]>([]);
   const [dragging, setDragging] = useState(false);
   const transfers = useRef(new Map<string, Transfer>());
+  // Files chosen before React attached its handlers would be ignored; tests and people wait for this.
+  const [ready, setReady] = useState(false);
+  useEffect(() => setReady(true), []);
 
   const update = (key: string, patch: Partial<Item>) =>
     setItems((all) => all.map((item) => (item.key === key ? { ...item, ...patch } : item)));
@@ -101,7 +104,7 @@ export function Uploader({ cohorts, smallUploadMaxBytes, maxUploadBytes, allowed
 
   return (
     <>
-      <section className="card">
+      <section className="card" data-testid="uploader" data-ready={ready}>
         <label htmlFor="cohort">Cohort</label>
         <select id="cohort" value={cohortId} onChange={(e) => setCohortId(e.target.value)}>
           {cohorts.map((c) => (

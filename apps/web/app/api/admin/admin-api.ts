@@ -1,11 +1,11 @@
 import { DepotError } from "@depot/contract";
-import { type AuditEntry, appendAudit, type Queryable, type User } from "@depot/db";
+import type { AuditEntry, Queryable, User } from "@depot/db";
 import type { z } from "zod";
 import { MIN_PASSWORD_LENGTH } from "@/app/admin/admin-fetch";
 import { api } from "@/lib/api";
-import { auditWeb } from "@/lib/audit";
+import { auditIfDenied, auditWeb } from "@/lib/audit";
 import { isAdministrator } from "@/lib/permissions";
-import { actorOf, type RequestInfo, requestInfo, requireSameOrigin } from "@/lib/request";
+import { type RequestInfo, requestInfo, requireSameOrigin } from "@/lib/request";
 import { requireUser } from "@/lib/session";
 
 /** The shortest password an administrator may set (shared with the admin page). */
@@ -38,14 +38,7 @@ export function adminRoute(
       if (!isAdministrator(user)) throw new DepotError("forbidden", "administrators only");
       return await handler({ user, info });
     } catch (error) {
-      if (error instanceof DepotError && (error.code === "forbidden" || error.code === "unauthorized")) {
-        await auditWeb(info, user, {
-          action: "access_denied",
-          outcome: "denied",
-          error: error.code,
-          metadata: { route, method: req.method },
-        }).catch(() => {});
-      }
+      await auditIfDenied(info, user, error, { route, method: req.method });
       throw error;
     }
   });
@@ -61,7 +54,7 @@ export function auditWebIn(
   { user, info }: AdminContext,
   entry: Omit<AuditEntry, "serverRole" | "requestId" | "actor">,
 ) {
-  return appendAudit(tx, { ...entry, serverRole: "web", requestId: info.requestId, actor: actorOf(user, info) });
+  return auditWeb(info, user, entry, tx);
 }
 
 /** The JSON body, validated; a 400 names the first problem (never echoing a value, so no password leaks). */

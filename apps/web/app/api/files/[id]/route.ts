@@ -1,7 +1,7 @@
 import { DepotError } from "@depot/contract";
 import { findFile, type User } from "@depot/db";
 import { api } from "@/lib/api";
-import { auditWeb } from "@/lib/audit";
+import { auditIfDenied, auditWeb } from "@/lib/audit";
 import { db } from "@/lib/db";
 import { requireFilePermission } from "@/lib/permissions";
 import { requestInfo, requireSameOrigin } from "@/lib/request";
@@ -63,14 +63,7 @@ export function DELETE(req: Request, context: Context) {
       });
       return Response.json({ id: file.id, deleted: true });
     } catch (error) {
-      if (error instanceof DepotError && (error.code === "forbidden" || error.code === "unauthorized")) {
-        await auditWeb(info, user, {
-          action: "access_denied",
-          outcome: "denied",
-          error: error.code,
-          metadata: { route: "file_delete" },
-        }).catch(() => {});
-      }
+      await auditIfDenied(info, user, error, { route: "file_delete" });
       throw error;
     }
   });

@@ -3,7 +3,7 @@ import { DepotError } from "@depot/contract";
 import { findFile, type User } from "@depot/db";
 import got from "got";
 import { api } from "@/lib/api";
-import { auditWeb } from "@/lib/audit";
+import { auditIfDenied, auditWeb } from "@/lib/audit";
 import { db } from "@/lib/db";
 import { getEnv } from "@/lib/env";
 import { contentDisposition } from "@/lib/filenames";
@@ -79,14 +79,7 @@ export function GET(req: Request, context: Context) {
         headers,
       });
     } catch (error) {
-      if (error instanceof DepotError && (error.code === "forbidden" || error.code === "unauthorized")) {
-        await auditWeb(info, user, {
-          action: "access_denied",
-          outcome: "denied",
-          error: error.code,
-          metadata: { route: "download" },
-        }).catch(() => {});
-      }
+      await auditIfDenied(info, user, error, { route: "download" });
       throw error;
     }
   });

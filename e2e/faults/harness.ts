@@ -27,7 +27,9 @@ export const ADMIN = { email: "ewestlund@jhu.edu", password: "admin123" };
  * Both servers as real processes on an embedded PostgreSQL of their own, each of which a test may kill,
  * stop and start again: the parts a fault can hit.
  */
-export async function startFaultStack(options: { storageEnv?: Record<string, string>; storageRoot?: string } = {}) {
+export async function startFaultStack(
+  options: { storageEnv?: Record<string, string>; webEnv?: Record<string, string>; storageRoot?: string } = {},
+) {
   const root = mkdtempSync(join(tmpdir(), "depot-faults-"));
   chmodSync(root, 0o755);
   const pgPort = await freePort();
@@ -42,6 +44,7 @@ export async function startFaultStack(options: { storageEnv?: Record<string, str
   const storageRoot = options.storageRoot ?? join(root, "storage");
   mkdirSync(storageRoot, { recursive: true });
   const apiKey = randomBytes(24).toString("hex");
+  const authSecret = randomBytes(32).toString("hex");
   const storagePort = await freePort();
   const webPort = await freePort();
   const servicesUrl = `http://127.0.0.1:${storagePort}`;
@@ -94,9 +97,10 @@ export async function startFaultStack(options: { storageEnv?: Record<string, str
         SERVICES_URL: servicesUrl,
         INTERNAL_API_KEY: apiKey,
         DATABASE_URL: databaseUrl,
-        AUTH_SECRET: randomBytes(32).toString("hex"),
+        AUTH_SECRET: authSecret,
         PUBLIC_URL: webUrl,
         NODE_ENV: "production",
+        ...options.webEnv,
       },
       log,
     );
@@ -118,6 +122,7 @@ export async function startFaultStack(options: { storageEnv?: Record<string, str
     servicesUrl,
     webUrl,
     apiKey,
+    authSecret,
     cohortId,
     db,
     sql,

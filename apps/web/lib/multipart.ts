@@ -27,6 +27,8 @@ export function receiveSingleFile<T>(
   try {
     parser = busboy({
       headers: { "content-type": contentType },
+      // Browsers send file names as raw UTF-8; busboy's default (latin1) would garble every non-ASCII name.
+      defParamCharset: "utf8",
       limits: { files: 1, fields: 10, parts: 12, fieldSize: 1024, fieldNameSize: 100 },
     });
   } catch {
@@ -37,12 +39,15 @@ export function receiveSingleFile<T>(
     let pending: Promise<T> | undefined;
     let extraFile = false;
     let settled = false;
-    const fail = (error: unknown) => {
+    const fail = (error: unknown, undone = false) => {
       if (settled) return;
       settled = true;
       reject(error);
       parser.destroy();
       body.destroy();
+      // The body broke after onFile kept the file (e.g. the closing boundary never came): a refused request
+      // keeps nothing, so undo it once onFile is done.
+      if (pending && !undone) pending.then((result) => undo(result)).catch(() => {});
     };
     parser.on("field", (name, value, info) => {
       if (info.valueTruncated || info.nameTruncated)
@@ -72,7 +77,7 @@ export function receiveSingleFile<T>(
         if (settled) return;
         if (extraFile) {
           await undo(result).catch(() => {});
-          return fail(new DepotError("bad_request", "send one file per request"));
+          return fail(new DepotError("bad_request", "send one file per request"), true);
         }
         settled = true;
         resolve(result);

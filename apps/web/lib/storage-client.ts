@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { type Readable, Writable } from "node:stream";
+import { type Readable, type Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DepotError, ERROR_STATUS, type ErrorBody, type ErrorCode, HEADER, isErrorBody } from "@depot/contract";
 import type { User } from "@depot/db";
@@ -55,6 +55,8 @@ export async function streamToStorage(options: {
   headers: Record<string, string>;
   /** More bytes than this fail the transfer with too_large: the web enforces the limit too. */
   maxBytes: number;
+  /** Sees the bytes on their way (the content check); its DepotError fails the transfer. */
+  inspect?: Transform;
 }): Promise<StorageReply> {
   const env = getEnv();
   const upstream = got.stream(`${env.servicesUrl}/${options.path}`, {
@@ -79,7 +81,8 @@ export async function streamToStorage(options: {
     },
   });
   try {
-    await pipeline(options.source, new ByteLimit(options.maxBytes), upstream, sink);
+    const through = options.inspect ? [options.inspect] : [];
+    await pipeline([options.source, ...through, new ByteLimit(options.maxBytes), upstream, sink]);
   } catch (error) {
     if (error instanceof DepotError) throw error;
     // Storage may refuse mid-stream (disk full, S3 gone) and close while we still send: its status says why.

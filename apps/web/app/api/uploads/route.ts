@@ -4,8 +4,10 @@ import { DepotError } from "@depot/contract";
 import { type FileRow, markFileFailed, type User } from "@depot/db";
 import { api } from "@/lib/api";
 import { auditWeb } from "@/lib/audit";
+import { ContentCheck } from "@/lib/content-check";
 import { db } from "@/lib/db";
 import { getEnv } from "@/lib/env";
+import { extensionOf } from "@/lib/filenames";
 import { receiveSingleFile } from "@/lib/multipart";
 import { requestInfo, requireSameOrigin } from "@/lib/request";
 import { requireUser } from "@/lib/session";
@@ -36,6 +38,7 @@ export async function POST(req: Request): Promise<Response> {
       if (!req.body) throw new DepotError("bad_request", "the request has no body");
       const body = Readable.fromWeb(req.body as unknown as NodeReadableStream<Uint8Array>);
       const signedIn = user;
+      let check: ContentCheck | undefined;
       const stored = await receiveSingleFile(
         body,
         req.headers.get("content-type"),
@@ -46,10 +49,12 @@ export async function POST(req: Request): Promise<Response> {
             filename,
             contentType: mimeType,
           });
+          check = new ContentCheck(extensionOf(file.originalName));
           const reply = await streamToStorage({
             path: "internal/storage/upload",
             method: "POST",
             source: stream,
+            inspect: check,
             maxBytes: env.maxUploadBytes,
             headers: { ...forwardedHeaders(info, signedIn, file.id), "content-type": "application/octet-stream" },
           });
@@ -73,6 +78,16 @@ export async function POST(req: Request): Promise<Response> {
         sha256: stored.sha256,
         metadata: { name: stored.file.originalName, kind: stored.file.kind },
       });
+      const mismatch = (check as ContentCheck | undefined)?.mismatch;
+      if (mismatch) {
+        await auditWeb(info, user, {
+          action: "content_mismatch",
+          outcome: "success",
+          cohortId: stored.file.cohortId,
+          fileId: stored.file.id,
+          metadata: { ...mismatch, name: stored.file.originalName },
+        });
+      }
       return Response.json(
         { id: stored.file.id, name: stored.file.originalName, size: stored.size, sha256: stored.sha256 },
         { status: 201 },

@@ -4,8 +4,10 @@ import { DepotError, parseUploadMetadata, TUS_VERSION } from "@depot/contract";
 import { findFile, findResumableUpload, type User } from "@depot/db";
 import { api } from "@/lib/api";
 import { auditIfDenied, auditWeb } from "@/lib/audit";
+import { ContentCheck } from "@/lib/content-check";
 import { db } from "@/lib/db";
 import { getEnv } from "@/lib/env";
+import { extensionOf } from "@/lib/filenames";
 import { can } from "@/lib/permissions";
 import { type RequestInfo, requestInfo, requireSameOrigin } from "@/lib/request";
 import { requireUser } from "@/lib/session";
@@ -56,6 +58,14 @@ async function guarded(
     try {
       if (req.method !== "HEAD") requireSameOrigin(req);
       user = await requireUser();
+      // tus 1.0: every request but OPTIONS names the protocol version; anything else is refused with 412.
+      if (req.headers.get("tus-resumable") !== TUS_VERSION) {
+        const error = new DepotError("unsupported_version", `Tus-Resumable must be ${TUS_VERSION}`);
+        return Response.json(error.toBody(), {
+          status: error.status,
+          headers: { "tus-resumable": TUS_VERSION, "tus-version": TUS_VERSION },
+        });
+      }
       const path = (await context.params).path ?? [];
       if (path.length > 1) throw new DepotError("not_found", "no such upload");
       return await run(user, info, path[0] ?? "");
@@ -154,10 +164,13 @@ export function PATCH(req: Request, context: Context) {
       throw new DepotError("too_large", "the chunk goes past Upload-Length");
     const body = req.body ? Readable.fromWeb(req.body as unknown as NodeReadableStream<Uint8Array>) : Readable.from([]);
     const checksum = req.headers.get("upload-checksum");
+    // The first chunk carries the file's first bytes: the same content check as a single upload.
+    const check = upload.offset === 0 ? new ContentCheck(extensionOf(file.originalName)) : undefined;
     const reply = await streamToStorage({
       path: `internal/tus/${id}`,
       method: "PATCH",
       source: body,
+      inspect: check,
       maxBytes: remaining,
       headers: {
         ...forwardedHeaders(info, user, file.id),
@@ -169,6 +182,15 @@ export function PATCH(req: Request, context: Context) {
       },
     });
     if (reply.statusCode !== 204) throw storageError(reply);
+    if (check?.mismatch) {
+      await auditWeb(info, user, {
+        action: "content_mismatch",
+        outcome: "success",
+        cohortId: file.cohortId,
+        fileId: file.id,
+        metadata: { ...check.mismatch, name: file.originalName, uploadId: id },
+      });
+    }
     const sha256 = reply.headers["x-depot-sha256"];
     if (typeof sha256 === "string") {
       await auditWeb(info, user, {

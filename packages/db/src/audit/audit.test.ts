@@ -19,7 +19,9 @@ const entry = (n: number) => ({
   serverRole: "services" as const,
   requestId: `req-${n}`,
   bytes: n,
-  metadata: { n, nested: { b: 1, a: [1, "x"] } },
+  // Text the database hashes as UTF-8 exactly as Node does: accents, CJK, an astral emoji, quotes, a newline.
+  error: n % 3 === 0 ? 'said "no"\nthen stopped' : null,
+  metadata: { n, nested: { b: 1, a: [1, "x"] }, name: "résumé — 日本 😀.csv", empty: null },
 });
 
 describe("phi_file_tracking", () => {

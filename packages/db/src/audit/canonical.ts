@@ -33,8 +33,9 @@ export interface HashedContent {
   metadata: Record<string, unknown>;
 }
 
-export function rowHash(prevHash: string, c: HashedContent): string {
-  const content = canonicalJson([
+/** The text a row hash covers besides the previous hash: the row's content in a fixed order. */
+export function canonicalContent(c: HashedContent): string {
+  return canonicalJson([
     c.occurredAt.toISOString(),
     c.action,
     c.outcome,
@@ -53,5 +54,9 @@ export function rowHash(prevHash: string, c: HashedContent): string {
     c.error,
     c.metadata,
   ]);
-  return createHash("sha256").update(prevHash).update("\n").update(content).digest("hex");
+}
+
+/** The link: the row's database writer (phi_file_tracking_append, migration 0003) computes the same in SQL. */
+export function rowHash(prevHash: string, c: HashedContent): string {
+  return createHash("sha256").update(prevHash).update("\n").update(canonicalContent(c)).digest("hex");
 }

@@ -1,8 +1,8 @@
 import { hostname } from "node:os";
-import { desc, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Queryable } from "../client";
-import { type AuditOutcome, phiFileTracking, type ServerRole } from "../schema";
-import { canonicalJson, GENESIS_HASH, type HashedContent, rowHash } from "./canonical";
+import type { AuditOutcome, ServerRole } from "../schema";
+import { canonicalContent, canonicalJson, type HashedContent } from "./canonical";
 
 export interface AuditActor {
   userId?: string | null;
@@ -25,9 +25,6 @@ export interface AuditEntry {
   error?: string | null;
   metadata?: Record<string, unknown>;
 }
-
-// One chain for the whole table: every writer, in every process, takes this lock before reading the tail.
-const CHAIN_LOCK = sql`select pg_advisory_xact_lock(hashtext('depot:phi_file_tracking'))`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const uuidOrNull = (v: string | null | undefined) => (v && UUID.test(v) ? v : null);
@@ -59,20 +56,30 @@ export async function appendAudit(db: Queryable, entry: AuditEntry): Promise<{ i
     error: clip(entry.error, 2000),
     metadata,
   } satisfies HashedContent;
-  return db.transaction(async (tx) => {
-    await tx.execute(CHAIN_LOCK);
-    const [tail] = await tx
-      .select({ rowHash: phiFileTracking.rowHash })
-      .from(phiFileTracking)
-      .orderBy(desc(phiFileTracking.id))
-      .limit(1);
-    const prevHash = tail?.rowHash ?? GENESIS_HASH;
-    const hash = rowHash(prevHash, content);
-    const [row] = await tx
-      .insert(phiFileTracking)
-      .values({ ...content, prevHash, rowHash: hash })
-      .returning({ id: phiFileTracking.id });
-    if (!row) throw new Error("audit insert returned no row");
-    return { id: row.id, rowHash: hash };
-  });
+  // The row under its column names, for jsonb_populate_record in the database's append function.
+  const row = {
+    occurred_at: content.occurredAt.toISOString(),
+    action: content.action,
+    outcome: content.outcome,
+    server_role: content.serverRole,
+    hostname: content.hostname,
+    request_id: content.requestId,
+    actor_user_id: content.actorUserId,
+    actor_ip: content.actorIp,
+    actor_user_agent: content.actorUserAgent,
+    cohort_id: content.cohortId,
+    file_id: content.fileId,
+    disk: content.disk,
+    storage_key: content.storageKey,
+    bytes: content.bytes,
+    sha256: content.sha256,
+    error: content.error,
+    metadata: content.metadata,
+  };
+  // One statement: the lock, the tail, the link and the insert happen inside the database (migration 0003).
+  const [appended] = await db.execute<{ id: string; row_hash: string }>(
+    sql`select id, row_hash from phi_file_tracking_append(${JSON.stringify(row)}::jsonb, ${canonicalContent(content)})`,
+  );
+  if (!appended) throw new Error("audit append returned no row");
+  return { id: BigInt(appended.id), rowHash: appended.row_hash };
 }

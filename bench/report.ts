@@ -274,7 +274,7 @@ function buildRows(storage: BenchJson, web: BenchJson, load: BenchJson, tus: { r
       baseline: `${num(p50.baseline, 1)} ms: p50 of sequential 1 KiB uploads, idle`,
       ratio: `${num(p50.ratio, 1)} / ${num(p95.ratio, 1)}`,
       meaning:
-        "What a person uploading a small file waits while large uploads run: small requests share the web's event loop, the database pools and the audit chain's lock with the large ones.",
+        "What a person uploading a small file waits while large uploads run: small requests share the event loops, the two cores, the database pools and the audit chain with the large ones.",
     },
     {
       figure: "tus uploads dropped mid-PATCH, then HEAD and resume",
@@ -311,6 +311,22 @@ function concurrencyMeaning(ratio: number): string {
   }
   if (ratio >= 0.8) return "Concurrency does not collapse throughput: disk, hashing and two cores are shared";
   return "Concurrent uploads slow each other down more than they overlap";
+}
+
+/** What the database samples say small uploads waited for most. */
+function smallUploadBottleneck(
+  database: { meanActive?: number; meanLockWaits?: number; meanClientWaits?: number } | undefined,
+): string {
+  if (!database?.meanActive) return "not measured";
+  const lock = database.meanLockWaits ?? 0;
+  const client = database.meanClientWaits ?? 0;
+  if (lock > database.meanActive / 2) {
+    return "the small-upload latency is mostly the queue for the audit chain's lock, bounded by how fast rows can be appended one at a time";
+  }
+  if (client >= lock) {
+    return "the audit chain's lock is not the queue; sessions mostly wait for the Node processes, whose two shared cores stream, hash and write the large uploads";
+  }
+  return "time is split between the audit chain's lock and the busy Node processes";
 }
 
 function cpuLine(cpu: Record<string, { web: number; storage: number; wallMs: number }> | undefined): string {
@@ -414,16 +430,16 @@ last answer, ${gib(load.json.details.bytesCompleted ?? 0)} GiB stored).
 - **The web hop** adds a process, a loopback copy and per-request work (session, database, audit) on the same two
   cores that storage uses for hashing and writing, and that the client and PostgreSQL use too. CPU seconds the
   servers spent on each 1 GiB upload (from \`/proc/<pid>/stat\`): ${cpuLine(webDetails.cpuSecondsPerUpload)}.
-- **Small uploads under load wait for the audit chain.** Every audit row, in either server, is appended inside a
-  transaction that first takes one PostgreSQL advisory lock (that is what keeps the hash chain linear), then reads
-  the last row's hash, inserts and commits with a WAL fsync. A 1 KiB upload appends at least two rows (storage and
-  web) besides its session check, file row and fsynced object. Sampled every 0.5 s during the load, the servers had
+- **Small uploads under load share the servers with the large ones.** A 1 KiB upload appends at least two audit
+  rows (storage and web) besides its session check, file row and fsynced object. Every row joins one hash chain,
+  so appends queue on one PostgreSQL advisory lock; the append is a single statement (a database function takes
+  the lock, reads the tail, links and inserts), so the lock is held for the insert and its commit, never across a
+  round trip to a Node process. Sampled every 0.5 s during the load, the servers had
   ${fixed(load.json.details.database?.meanActive ?? 0, 1)} database sessions active on average, of which
   ${fixed(load.json.details.database?.meanLockWaits ?? 0, 1)} were waiting for that lock (at most
   ${load.json.details.database?.maxLockWaits ?? "?"}), ${fixed(load.json.details.database?.meanClientWaits ?? 0, 1)} were
   waiting for their own Node process (whose event loop is busy streaming) to send the next statement and
-  ${fixed(load.json.details.database?.meanWalWaits ?? 0, 1)} were flushing WAL. So the small-upload latency is mostly
-  the length of that queue: bounded by how fast audit rows can be appended one at a time, not by bytes.
+  ${fixed(load.json.details.database?.meanWalWaits ?? 0, 1)} were flushing WAL: ${smallUploadBottleneck(load.json.details.database)}.
 - **Memory** stays flat in both servers because nothing is buffered: the web streams busboy → got → storage, and
   storage streams into a temporary file while hashing.
 

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildStorageKey } from "@depot/contract";
@@ -127,6 +128,36 @@ describe("tus 1.0 at /internal/tus/", () => {
     expect(await headOffset(location)).toEqual({ status: 200, offset: "1000" });
     expect((await patch(location, 1000, data.subarray(1000))).status).toBe(204);
     expect(await findFile(storage.db, file.id)).toMatchObject({ status: "stored", size: 2000, sha256: sha256(data) });
+  });
+
+  test("a PATCH resuming while the dropped one is still in progress waits for it, then continues", async () => {
+    const data = randomBytes(4096);
+    const { file, location } = await createUpload(data.length);
+    // The dropped PATCH: half its bytes sent, then the connection is cut while the resumed PATCH already waits.
+    const url = new URL(location);
+    const dropped = request(url, {
+      method: "PATCH",
+      headers: {
+        ...TUS,
+        "upload-offset": "0",
+        "content-type": "application/offset+octet-stream",
+        "content-length": String(data.length),
+      },
+    });
+    dropped.on("error", () => {});
+    dropped.write(data.subarray(0, 2048));
+    await sleep(200);
+    const resumed = patch(location, 0, data);
+    await sleep(200);
+    dropped.destroy();
+    const res = await resumed;
+    expect(res.status).toBe(204);
+    expect(res.headers.get("upload-offset")).toBe(String(data.length));
+    expect(await findFile(storage.db, file.id)).toMatchObject({
+      status: "stored",
+      size: data.length,
+      sha256: sha256(data),
+    });
   });
 
   test("a chunk past Upload-Length is refused and nothing is kept", async () => {

@@ -26,8 +26,34 @@ const INTEGER = /^\d{1,16}$/;
 const chunkPrefix = (id: string) => `tus-staging/${id}/`;
 const chunkKey = (id: string, offset: number) => `${chunkPrefix(id)}${String(offset).padStart(16, "0")}`;
 
-/** PATCHes in progress in this process: a second one on the same upload waits its turn with a 409. */
-const busy = new Set<string>();
+/**
+ * PATCHes in progress in this process, each settling when it ends. A second PATCH on the same upload is most often
+ * a client resuming right after its connection dropped, while this process still winds the dropped request down:
+ * it waits for that one (a few seconds at most), then checks its offset against what the first one left.
+ */
+const inFlight = new Map<string, Promise<void>>();
+const TURN_WAIT_MS = 5_000;
+
+async function takeTurn(id: string): Promise<() => void> {
+  const previous = inFlight.get(id);
+  if (previous) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([previous, new Promise((settle) => (timer = setTimeout(settle, TURN_WAIT_MS)))]);
+    clearTimeout(timer);
+    if (inFlight.has(id)) throw new DepotError("conflict", "another request is writing to this upload");
+  }
+  let release = () => {};
+  inFlight.set(
+    id,
+    new Promise<void>((settle) => {
+      release = () => {
+        inFlight.delete(id);
+        settle();
+      };
+    }),
+  );
+  return release;
+}
 
 function tusHeaders(request: RequestContext, extra: Record<string, string | number> = {}) {
   const { res } = request;
@@ -138,6 +164,21 @@ export async function patch(ctx: StorageContext, request: RequestContext, [id = 
   }
   const offset = integerHeader(request, "upload-offset");
   const expectedSha256 = expectedChunkSha256(request);
+  const release = await takeTurn(id);
+  try {
+    await writeChunk(ctx, request, id, offset, expectedSha256);
+  } finally {
+    release();
+  }
+}
+
+async function writeChunk(
+  ctx: StorageContext,
+  request: RequestContext,
+  id: string,
+  offset: number,
+  expectedSha256: string | undefined,
+): Promise<void> {
   const upload = await loadUpload(ctx, id);
   if (offset !== upload.offset) {
     throw new DepotError(
@@ -155,40 +196,34 @@ export async function patch(ctx: StorageContext, request: RequestContext, [id = 
   if (declared !== undefined && INTEGER.test(declared) && Number(declared) > remaining) {
     throw new DepotError("too_large", "the chunk goes past Upload-Length");
   }
-  if (busy.has(id)) throw new DepotError("conflict", "another request is writing to this upload");
-  busy.add(id);
-  try {
-    const { driver } = ctx.disks.get(upload.disk);
-    let newOffset = upload.offset;
-    if (remaining > 0) {
-      const key = chunkKey(id, upload.offset);
-      await driver.delete(key); // an unacknowledged chunk left by a request that died
-      const source = await uploadBody(request.req).source;
-      const written = await driver.write(key, source, { maxBytes: remaining, expectedSha256 }).catch((error) => {
-        const e = toDepotError(error);
-        throw e.code === "checksum_mismatch" ? new DepotError("chunk_checksum_mismatch", e.message) : e;
-      });
-      if (written.size === 0) {
+  const { driver } = ctx.disks.get(upload.disk);
+  let newOffset = upload.offset;
+  if (remaining > 0) {
+    const key = chunkKey(id, upload.offset);
+    await driver.delete(key); // an unacknowledged chunk left by a request that died
+    const source = await uploadBody(request.req).source;
+    const written = await driver.write(key, source, { maxBytes: remaining, expectedSha256 }).catch((error) => {
+      const e = toDepotError(error);
+      throw e.code === "checksum_mismatch" ? new DepotError("chunk_checksum_mismatch", e.message) : e;
+    });
+    if (written.size === 0) {
+      await driver.delete(key);
+    } else {
+      newOffset = upload.offset + written.size;
+      const expiresAt = new Date(Date.now() + ctx.env.tusExpiryMs);
+      if (!(await advanceResumableOffset(ctx.db, { id, from: upload.offset, to: newOffset, expiresAt }))) {
         await driver.delete(key);
-      } else {
-        newOffset = upload.offset + written.size;
-        const expiresAt = new Date(Date.now() + ctx.env.tusExpiryMs);
-        if (!(await advanceResumableOffset(ctx.db, { id, from: upload.offset, to: newOffset, expiresAt }))) {
-          await driver.delete(key);
-          throw new DepotError("offset_mismatch", "the upload moved on while this chunk was written");
-        }
-        upload.expiresAt = expiresAt;
+        throw new DepotError("offset_mismatch", "the upload moved on while this chunk was written");
       }
+      upload.expiresAt = expiresAt;
     }
-    if (newOffset === upload.length) {
-      const result = await complete(ctx, request, { ...upload, offset: newOffset }, driver);
-      tusHeaders(request, { "x-depot-sha256": result.sha256, "x-depot-size": result.size });
-    }
-    tusHeaders(request, { "upload-offset": newOffset, "upload-expires": upload.expiresAt.toUTCString() });
-    request.res.writeHead(204).end();
-  } finally {
-    busy.delete(id);
   }
+  if (newOffset === upload.length) {
+    const result = await complete(ctx, request, { ...upload, offset: newOffset }, driver);
+    tusHeaders(request, { "x-depot-sha256": result.sha256, "x-depot-size": result.size });
+  }
+  tusHeaders(request, { "upload-offset": newOffset, "upload-expires": upload.expiresAt.toUTCString() });
+  request.res.writeHead(204).end();
 }
 
 /** Every chunk of the upload, in order, checked to cover 0..length without gaps or overlaps. */

@@ -2,9 +2,10 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "@depot/db/testing";
 import { afterAll, describe, expect, test } from "vitest";
 import { repoRoot } from "../../scripts/stack";
-import { controlledUpload, type FaultStack, freePort, startFaultStack } from "./harness";
+import { controlledUpload, type FaultStack, startFaultStack } from "./harness";
 import { expectNothingLost } from "./invariants";
 
 const MiB = 1024 * 1024;

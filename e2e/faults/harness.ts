@@ -2,24 +2,13 @@ import type { ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDb, ensureCohort, seed } from "@depot/db";
 import { type EmbeddedPostgresHandle, ensureDatabase, startEmbeddedPostgres } from "@depot/db/embedded";
 import { runMigrations } from "@depot/db/migrate";
+import { freePort } from "@depot/db/testing";
 import { repoRoot, startProcess, stopChild, waitFor } from "../../scripts/stack";
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 export const ADMIN = { email: "ewestlund@jhu.edu", password: "admin123" };
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { expect, test } from "vitest";
 import { startEmbeddedPostgres } from "./embedded";
-import { freePort } from "./test-global-setup";
+import { freePort } from "./testing";
 
 const isAlive = (pid: number) => {
   try {

@@ -1,20 +1,8 @@
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEmbeddedPostgres } from "./embedded";
-import { TEST_ADMIN_URL_ENV } from "./testing";
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
+import { freePort, TEST_ADMIN_URL_ENV } from "./testing";
 
 /** Vitest global setup: without DATABASE_URL, tests get a throwaway embedded PostgreSQL server. */
 export default async function setup() {

@@ -1,7 +1,20 @@
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
 import postgres from "postgres";
 import { withDatabaseName } from "./embedded";
 import { runMigrations } from "./migrate";
+
+/** A loopback port free at the time of asking, for a server a test or benchmark starts. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
 
 /** Set by test-global-setup.ts: the embedded server's admin URL when DATABASE_URL is not given. */
 export const TEST_ADMIN_URL_ENV = "DEPOT_TEST_ADMIN_URL";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { expect, request, test } from "@playwright/test";
 import { apiAs, cohortId, sha256, signIn } from "../helpers";
-import { COHORT_A, PEOPLE } from "../people";
+import { ADMIN, COHORT_A, COHORT_B, PEOPLE } from "../people";
 import { E2E_BASE_URL } from "../ports";
 
 const metadata = (fields: Record<string, string>) =>
@@ -80,4 +80,28 @@ test("someone outside the cohort gets 403 on its file, and nobody else may touch
   expect(head.headers()["upload-offset"]).toBe("0");
   const anonymous = await request.newContext({ baseURL: E2E_BASE_URL });
   expect((await anonymous.head(location, { headers: tusHeaders })).status()).toBe(401);
+});
+
+test("GET /api/cohorts lists each person's cohorts with what they may do there, and nobody else's", async () => {
+  const [a, b] = [await cohortId(COHORT_A), await cohortId(COHORT_B)];
+  const cohortsOf = async (person: { email: string; password: string }) => {
+    const res = await (await apiAs(person)).get("/api/cohorts");
+    expect(res.status()).toBe(200);
+    return ((await res.json()) as { cohorts: { id: string; role: string; may: Record<string, boolean> }[] }).cohorts;
+  };
+  expect(await cohortsOf(PEOPLE.viewer)).toEqual([
+    expect.objectContaining({ id: a, role: "viewer", may: { upload: false, download: true, delete: false } }),
+  ]);
+  expect(await cohortsOf(PEOPLE.outsider)).toEqual([
+    expect.objectContaining({ id: b, role: "manager", may: { upload: true, download: true, delete: true } }),
+  ]);
+  const everyone = await cohortsOf(ADMIN);
+  expect(everyone.map((c) => c.id)).toEqual(expect.arrayContaining([a, b]));
+  expect(everyone.every((c) => c.role === "administrator" && c.may.upload && c.may.delete)).toBe(true);
+
+  const anonymous = await request.newContext({ baseURL: E2E_BASE_URL });
+  const refused = await anonymous.get("/api/cohorts");
+  expect(refused.status()).toBe(401);
+  expect((await refused.json()).error.code).toBe("unauthorized");
+  await anonymous.dispose();
 });

@@ -1,5 +1,5 @@
 import { DepotError } from "@depot/contract";
-import { type FileRow, findCohort, roleInCohort, type User } from "@depot/db";
+import { type FileRow, findCohort, listCohorts, membershipsOf, roleInCohort, type User } from "@depot/db";
 import { db } from "./db";
 
 export type Action = "upload" | "download" | "delete";
@@ -12,6 +12,30 @@ export async function can(user: User, action: Action, cohortId: string): Promise
   const role = await roleInCohort(db(), user.id, cohortId);
   if (role === "manager") return true;
   return role === "viewer" && action === "download";
+}
+
+export interface VisibleCohort {
+  id: string;
+  name: string;
+  /** The person's membership role; administrators act in every cohort without one. */
+  role: "administrator" | "manager" | "viewer";
+  may: Record<Action, boolean>;
+}
+
+/** The cohorts a person sees and what they may do in each, by the same rule as `can`. */
+export async function visibleCohorts(user: User): Promise<VisibleCohort[]> {
+  if (isAdministrator(user)) {
+    return (await listCohorts(db())).map((c) => ({
+      id: c.id,
+      name: c.name,
+      role: "administrator",
+      may: { upload: true, download: true, delete: true },
+    }));
+  }
+  return (await membershipsOf(db(), user.id)).map((m) => {
+    const manager = m.role === "manager";
+    return { id: m.cohortId, name: m.name, role: m.role, may: { upload: manager, download: true, delete: manager } };
+  });
 }
 
 export async function requireCohortPermission(user: User, action: Action, cohortId: string): Promise<void> {

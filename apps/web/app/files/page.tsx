@@ -1,9 +1,9 @@
-import { listCohorts, listFiles, membershipsOf } from "@depot/db";
+import { listFiles } from "@depot/db";
 import { redirect } from "next/navigation";
 import { db } from "@/lib/db";
 import { parseFileQuery } from "@/lib/file-query";
 import { formatBytes } from "@/lib/format";
-import { can, isAdministrator } from "@/lib/permissions";
+import { isAdministrator, visibleCohorts } from "@/lib/permissions";
 import { currentUser } from "@/lib/session";
 import { DeleteFileButton } from "./delete-button";
 
@@ -20,15 +20,12 @@ export default async function FilesPage({ searchParams }: { searchParams: Search
   const query = parseFileQuery(raw) ?? parseFileQuery({});
   if (!query) throw new Error("default file query is invalid");
   const admin = isAdministrator(user);
-  const cohorts = admin
-    ? (await listCohorts(db())).map((c) => ({ id: c.id, name: c.name }))
-    : (await membershipsOf(db(), user.id)).map((m) => ({ id: m.cohortId, name: m.name }));
+  const cohorts = await visibleCohorts(user);
   const { rows, total } = await listFiles(db(), {
     ...query.filters,
     cohortIds: admin ? null : cohorts.map((c) => c.id),
   });
-  const deletable = new Set<string>();
-  for (const c of cohorts) if (await can(user, "delete", c.id)) deletable.add(c.id);
+  const deletable = new Set(cohorts.filter((c) => c.may.delete).map((c) => c.id));
   const v = query.values;
   const pages = Math.max(1, Math.ceil(total / query.pageSize));
   const pageLink = (page: number) =>

@@ -1,8 +1,6 @@
-import { listCohorts, membershipsOf } from "@depot/db";
 import { redirect } from "next/navigation";
-import { db } from "@/lib/db";
 import { getEnv } from "@/lib/env";
-import { isAdministrator } from "@/lib/permissions";
+import { visibleCohorts } from "@/lib/permissions";
 import { currentUser } from "@/lib/session";
 import { Uploader } from "./uploader";
 
@@ -11,11 +9,7 @@ export const dynamic = "force-dynamic";
 export default async function UploadPage() {
   const user = await currentUser();
   if (!user) redirect("/login?callbackUrl=/upload");
-  const cohorts = isAdministrator(user)
-    ? (await listCohorts(db())).map((c) => ({ id: c.id, name: c.name }))
-    : (await membershipsOf(db(), user.id))
-        .filter((m) => m.role === "manager")
-        .map((m) => ({ id: m.cohortId, name: m.name }));
+  const cohorts = (await visibleCohorts(user)).filter((c) => c.may.upload).map(({ id, name }) => ({ id, name }));
   const env = getEnv();
   return (
     <>

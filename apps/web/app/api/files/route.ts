@@ -1,9 +1,9 @@
 import { DepotError } from "@depot/contract";
-import { listFiles, membershipsOf } from "@depot/db";
+import { listFiles } from "@depot/db";
 import { api } from "@/lib/api";
 import { db } from "@/lib/db";
 import { parseFileQuery } from "@/lib/file-query";
-import { isAdministrator } from "@/lib/permissions";
+import { isAdministrator, visibleCohorts } from "@/lib/permissions";
 import { requireUser } from "@/lib/session";
 
 export const dynamic = "force-dynamic";
@@ -18,7 +18,7 @@ export function GET(req: Request) {
         "bad_request",
         "invalid filter: check cohortId, kind, status, uploaderId, from, to, sort, page",
       );
-    const cohortIds = isAdministrator(user) ? null : (await membershipsOf(db(), user.id)).map((m) => m.cohortId);
+    const cohortIds = isAdministrator(user) ? null : (await visibleCohorts(user)).map((c) => c.id);
     const { rows, total } = await listFiles(db(), { ...query.filters, cohortIds });
     return Response.json({
       page: query.page,

@@ -16,6 +16,8 @@ export default async function globalSetup() {
   const database = process.env.DATABASE_URL ? await createTestDatabase() : undefined;
   if (database) process.env.DATABASE_URL = database.url;
   process.env.DEPOT_EMBEDDED_PG_PORT = String(E2E_PORTS.postgres);
+  // The browser stands in for a TLS proxy on this host: what it forwards is what production's proxy would add.
+  process.env.TRUSTED_PROXIES = "127.0.0.1,::1";
   const logFile = join(dataDir, "servers.log");
   const lines: string[] = [];
   const stack = await startStack({

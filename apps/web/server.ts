@@ -1,6 +1,7 @@
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import next from "next";
+import { clientAddress } from "./lib/client-address";
 import { EnvError, getEnv } from "./lib/env";
 import { CLIENT_IP_HEADER } from "./lib/request";
 
@@ -24,8 +25,14 @@ await app.prepare();
 const handle = app.getRequestHandler();
 
 const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
-  // The address comes from the socket; a client cannot choose what the audit trail records.
-  req.headers[CLIENT_IP_HEADER] = req.socket.remoteAddress ?? "unknown";
+  // The address comes from the socket, or from X-Forwarded-For only behind a proxy named in TRUSTED_PROXIES:
+  // a client cannot choose what the audit trail records.
+  const forwardedFor = req.headers["x-forwarded-for"];
+  req.headers[CLIENT_IP_HEADER] = clientAddress(
+    req.socket.remoteAddress,
+    Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor,
+    env.trustedProxies,
+  );
   // An answer sent before the request body was read to its end (a refused upload) ends the connection and
   // says so; otherwise the client reuses a connection that is dropped with the unread body, and its next
   // request fails.

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { expect, request, test } from "@playwright/test";
-import { apiAs, cohortId, sha256, signIn } from "../helpers";
+import { apiAs, cohortId, database, sha256, signIn } from "../helpers";
 import { ADMIN, COHORT_A, COHORT_B, PEOPLE } from "../people";
 import { E2E_BASE_URL } from "../ports";
 
@@ -104,4 +104,32 @@ test("GET /api/cohorts lists each person's cohorts with what they may do there, 
   expect(refused.status()).toBe(401);
   expect((await refused.json()).error.code).toBe("unauthorized");
   await anonymous.dispose();
+});
+
+test("behind a trusted proxy the audit trail records the forwarded client address, not the proxy's", async () => {
+  const viaProxy = await request.newContext({
+    baseURL: E2E_BASE_URL,
+    extraHTTPHeaders: { "x-forwarded-for": "198.51.100.23, 203.0.113.7" },
+  });
+  expect((await viaProxy.post("/api/session", { data: PEOPLE.manager })).status()).toBe(200);
+  const res = await viaProxy.post("/api/uploads", {
+    multipart: {
+      cohortId: await cohortId(COHORT_A),
+      kind: "precheck",
+      file: { name: "proxied.csv", mimeType: "text/csv", buffer: Buffer.from("id\n1\n") },
+    },
+  });
+  expect(res.status()).toBe(201);
+  const { id } = (await res.json()) as { id: string };
+  await viaProxy.dispose();
+  const sql = database();
+  try {
+    const rows = await sql<{ server_role: string; actor_ip: string }[]>`
+      select server_role::text, actor_ip from phi_file_tracking where file_id = ${id}`;
+    expect(new Set(rows.map((r) => r.server_role))).toEqual(new Set(["web", "services"]));
+    // The rightmost hop is the one our proxy appended; what the client wrote to its left is not believed.
+    expect(rows.every((r) => r.actor_ip === "203.0.113.7")).toBe(true);
+  } finally {
+    await sql.end();
+  }
 });

@@ -38,3 +38,13 @@ test("defaults match the original system", () => {
 test("SERVER_ROLE other than web is refused", () => {
   expect(() => parseWebEnv({ ...complete, SERVER_ROLE: "services" })).toThrow(/SERVER_ROLE must be 'web'/);
 });
+
+test("TRUSTED_PROXIES trusts nobody by default and refuses an entry that is not an address or range", () => {
+  expect(parseWebEnv(complete).trustedProxies.check("127.0.0.1", "ipv4")).toBe(false);
+  expect(parseWebEnv({ ...complete, TRUSTED_PROXIES: "127.0.0.1" }).trustedProxies.check("127.0.0.1", "ipv4")).toBe(
+    true,
+  );
+  expect(() => parseWebEnv({ ...complete, TRUSTED_PROXIES: "proxy.internal" })).toThrow(
+    /^TRUSTED_PROXIES: "proxy.internal" is not an IP address or CIDR range/,
+  );
+});

@@ -1,4 +1,6 @@
+import type { BlockList } from "node:net";
 import { z } from "zod";
+import { parseTrustedProxies } from "./client-address";
 
 const MB = 1000 * 1000;
 const GiB = 1024 ** 3;
@@ -32,6 +34,7 @@ const schema = z.object({
   ALLOWED_EXTENSIONS: z.string().default("csv,tsv,txt,sas7bdat,dta,sav,parquet,zip"),
   IDLE_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(120),
   PRECHECK_RETENTION_HOURS: z.coerce.number().positive().default(72),
+  TRUSTED_PROXIES: z.string().default(""),
 });
 
 export interface WebEnv {
@@ -48,6 +51,8 @@ export interface WebEnv {
   allowedExtensions: string[];
   idleTimeoutMs: number;
   precheckRetentionMs: number;
+  /** Reverse proxies whose X-Forwarded-For names the client; none by default. */
+  trustedProxies: BlockList;
 }
 
 export class EnvError extends Error {}
@@ -57,6 +62,8 @@ export function parseWebEnv(source: Record<string, string | undefined>): WebEnv 
   const parsed = schema.safeParse(source);
   if (!parsed.success) throw new EnvError([...new Set(parsed.error.issues.map((i) => i.message))].join("\n"));
   const e = parsed.data;
+  const trustedProxies = parseTrustedProxies(e.TRUSTED_PROXIES);
+  if (typeof trustedProxies === "string") throw new EnvError(trustedProxies);
   return {
     host: e.HOST,
     port: e.PORT,
@@ -73,6 +80,7 @@ export function parseWebEnv(source: Record<string, string | undefined>): WebEnv 
       .filter(Boolean),
     idleTimeoutMs: e.IDLE_TIMEOUT_SECONDS * 1000,
     precheckRetentionMs: e.PRECHECK_RETENTION_HOURS * 3600_000,
+    trustedProxies,
   };
 }
 

@@ -3,6 +3,8 @@
 -- trip to a Node process whose event loop may be busy streaming. The caller hashes nothing that depends on the
 -- tail: it passes the row and its canonical content (packages/db/src/audit/canonical.ts), and the link is
 -- sha256(prev_hash || '\n' || content), the formula the verifier recomputes in Node.
+-- The row is inserted whole from `entry`, so column defaults do not apply: a column added later must be filled
+-- by the writer (packages/db/src/audit/writer.ts).
 CREATE OR REPLACE FUNCTION phi_file_tracking_append(entry jsonb, content text) RETURNS phi_file_tracking
 LANGUAGE plpgsql AS $$
 DECLARE

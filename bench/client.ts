@@ -3,12 +3,12 @@
  * share an event loop with a server or the bench. Usage: `node --import tsx bench/client.ts '<ClientJob as JSON>'`,
  * the API key in BENCH_API_KEY and the session cookie in BENCH_COOKIE. Prints one line of JSON: a ClientResult.
  *
- * The payload is the storage benchmark's (apps/storage/bench/payload.ts); its sha256 is computed before the clock
- * starts, and each upload counts only if the server reports that digest.
+ * The payload is the storage benchmark's (bench/payload.ts); its sha256 is computed before the clock starts, and each
+ * upload counts only if the server reports that digest.
  */
 import { Agent } from "node:http";
-import { payloadChunk } from "../apps/storage/bench/payload";
-import { directUpload, payloadContent, tusUpload, type UploadOutcome, webUpload } from "./uploads";
+import { payloadChunk } from "./payload";
+import { directUpload, payloadContent, runClientProcess, tusUpload, type UploadOutcome, webUpload } from "./uploads";
 
 export type Target =
   | { route: "direct"; servicesUrl: string; key: string }
@@ -37,8 +37,7 @@ export interface ClientResult {
   uploads: UploadResult[];
 }
 
-async function main(): Promise<void> {
-  const job = JSON.parse(process.argv[2] ?? "") as ClientJob;
+runClientProcess("bench client", async (job: ClientJob): Promise<ClientResult> => {
   const apiKey = process.env.BENCH_API_KEY ?? "";
   const cookie = process.env.BENCH_COOKIE ?? "";
   const count = job.count ?? 1;
@@ -102,11 +101,5 @@ async function main(): Promise<void> {
   );
   const result: ClientResult = { wallMs: performance.now() - startedAt, uploads };
   agent.destroy();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-}
-
-main().catch((error: unknown) => {
-  const e = error as { name?: string; code?: string; message?: string };
-  process.stderr.write(`bench client failed: ${e.name ?? "Error"}${e.code ? ` (${e.code})` : ""}: ${e.message}\n`);
-  process.exit(1);
+  return result;
 });

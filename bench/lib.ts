@@ -1,15 +1,18 @@
 /**
  * What the Depot benchmarks share: cleanup that runs on every exit path, child processes, free ports, peak RSS,
- * formatting. Modelled on apps/storage/bench/storage.ts (which keeps its own copy: it runs on import).
+ * formatting.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
-import { type AddressInfo, createServer } from "node:net";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { freePort } from "@depot/db/testing";
+
+// One way to find a free loopback port, shared with the tests.
+export { freePort };
 
 export const MB = 1e6;
 export const KiB = 1024;
@@ -177,17 +180,6 @@ export async function withTimeout<T>(work: Promise<T>, ms: number, what: string)
   } finally {
     clearTimeout(timer);
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 /** A long-running helper process that announces itself with one line of JSON on stdout (e.g. `{"port":N}`). */

@@ -8,9 +8,17 @@
 import { randomBytes } from "node:crypto";
 import { Agent } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { payloadChunk } from "../apps/storage/bench/payload";
 import { KiB, type LoadJob, type LoadResult, MIX, TUS_CHUNK_BYTES, TUS_PAUSE_BYTES, VARIANTS } from "./load-mix";
-import { bufferContent, type Content, payloadContent, tusUpload, type UploadOutcome, webUpload } from "./uploads";
+import { payloadChunk } from "./payload";
+import {
+  bufferContent,
+  type Content,
+  payloadContent,
+  runClientProcess,
+  tusUpload,
+  type UploadOutcome,
+  webUpload,
+} from "./uploads";
 
 /** A deterministic shuffle (mulberry32), so every run sends the same sequence. */
 function sequence(seed: number): number[] {
@@ -30,8 +38,7 @@ function sequence(seed: number): number[] {
   return sizes;
 }
 
-async function main(): Promise<void> {
-  const job = JSON.parse(process.argv[2] ?? "") as LoadJob;
+runClientProcess("load worker", async (job: LoadJob): Promise<LoadResult> => {
   const cookie = process.env.BENCH_COOKIE ?? "";
   const agent = new Agent({ keepAlive: true, maxSockets: job.concurrency });
   const chunk = payloadChunk();
@@ -142,11 +149,5 @@ async function main(): Promise<void> {
   await sleep(Math.max(0, job.startAt - Date.now()));
   await Promise.all(Array.from({ length: job.concurrency }, (_, slot) => loop(slot)));
   agent.destroy();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-}
-
-main().catch((error: unknown) => {
-  const e = error as { name?: string; code?: string; message?: string };
-  process.stderr.write(`load worker failed: ${e.name ?? "Error"}${e.code ? ` (${e.code})` : ""}: ${e.message}\n`);
-  process.exit(1);
+  return result;
 });

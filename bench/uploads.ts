@@ -1,12 +1,13 @@
 /**
  * The HTTP side of the benchmark clients: one upload as Depot's routes (and @tus/server) expect it, written piece by
  * piece with backpressure on a keep-alive agent. No hashing here: the caller knows the digest of what it sends.
+ * Also the entry point every client process shares (runClientProcess).
  */
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { type Agent, type IncomingHttpHeaders, type IncomingMessage, request } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { payloadPieces } from "../apps/storage/bench/payload";
+import { payloadPieces } from "./payload";
 
 /** The bytes of one upload: `piece(start, length)` yields bytes [start, start + length) of it. */
 export interface Content {
@@ -194,6 +195,8 @@ export async function tusUpload(
     createUrl: string;
     headers: Record<string, string>;
     metadata?: Record<string, string>;
+    /** Headers for the creation request only. */
+    createHeaders?: Record<string, string>;
     chunkBytes: number;
     pause?: { chunk: number };
   },
@@ -211,6 +214,7 @@ export async function tusUpload(
       ...tus,
       "upload-length": String(content.bytes),
       ...(metadata ? { "upload-metadata": metadata } : {}),
+      ...options.createHeaders,
       "content-length": "0",
     },
     [],
@@ -299,4 +303,20 @@ async function headOffset(agent: Agent, location: URL, headers: Record<string, s
   const answer = (await exchange(agent, location, "HEAD", headers, []))!;
   const offset = Number(answer.headers["upload-offset"]);
   return { status: answer.status, offset: Number.isFinite(offset) ? offset : null };
+}
+
+/**
+ * A client process: runs `main` on the job given as JSON in the first argument and prints its result as one line of
+ * JSON, which the bench reads. A failure prints the error's name, code and message only, and exits 1.
+ */
+export function runClientProcess<Job, Result>(what: string, main: (job: Job) => Promise<Result>): void {
+  const run = async () => {
+    const result = await main(JSON.parse(process.argv[2] ?? "") as Job);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  };
+  run().catch((error: unknown) => {
+    const e = error as { name?: string; code?: string; message?: string };
+    process.stderr.write(`${what} failed: ${e.name ?? "Error"}${e.code ? ` (${e.code})` : ""}: ${e.message}\n`);
+    process.exit(1);
+  });
 }

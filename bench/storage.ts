@@ -6,14 +6,15 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { mkdir, open, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { DeleteObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { buildStorageKey } from "@depot/contract";
 import { createDb, createFileRecord, type Database, ensureCohort } from "@depot/db";
 import type { S3DiskConfig } from "../apps/storage/src/drivers/config";
 import { createS3Client } from "../apps/storage/src/drivers/s3";
-import { buildStorageKey } from "../packages/contract/src/keys";
 import {
   childEnv,
   fixed,
@@ -41,17 +42,6 @@ import { PAYLOAD_CHUNK_BYTES, payloadChunk, payloadPieces, payloadSha256 } from 
 import type { StorageClientJob, StorageClientResult } from "./storage-client";
 
 const STORAGE_APP_DIR = join(REPO_ROOT, "apps/storage");
-/**
- * The S3 SDK is the storage service's dependency, not the root's: the direct baseline loads it from apps/storage, so
- * it runs the very copy the service streams through.
- */
-const fromStorageApp = createRequire(join(STORAGE_APP_DIR, "package.json"));
-const { Upload } = fromStorageApp(
-  "@aws-sdk/lib-storage",
-) as typeof import("../apps/storage/node_modules/@aws-sdk/lib-storage");
-const { DeleteObjectCommand, HeadObjectCommand } = fromStorageApp(
-  "@aws-sdk/client-s3",
-) as typeof import("../apps/storage/node_modules/@aws-sdk/client-s3");
 type S3Client = ReturnType<typeof createS3Client>;
 
 const UPLOAD_BYTES = GiB;

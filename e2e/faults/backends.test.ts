@@ -25,7 +25,7 @@ async function startS3rver(directory: string, port: number): Promise<ChildProces
     process.execPath,
     ["--import", "tsx", "bench/s3rver.ts", directory, "depot-faults", String(port)],
     {
-      cwd: join(repoRoot, "apps/storage"),
+      cwd: repoRoot,
       stdio: ["pipe", "pipe", "inherit"],
     },
   );

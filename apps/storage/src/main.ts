@@ -23,8 +23,8 @@ server.listen(env.port, env.host, () => {
 });
 
 const shutdown = () => {
-  stopSchedules();
-  server.close(() => void close().then(() => process.exit(0)));
+  const schedulesStopped = stopSchedules();
+  server.close(() => void schedulesStopped.then(close).then(() => process.exit(0)));
   server.closeAllConnections();
 };
 process.once("SIGTERM", shutdown);

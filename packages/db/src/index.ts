@@ -1,4 +1,10 @@
-export { type ChainVerification, verifyAuditChain } from "./audit/verify";
+export {
+  type ChainAnchor,
+  type ChainVerification,
+  formatAnchor,
+  parseAnchor,
+  verifyAuditChain,
+} from "./audit/verify";
 export { type AuditActor, type AuditEntry, appendAudit } from "./audit/writer";
 export { createDb, type Database, type Queryable } from "./client";
 export { hashPassword, verifyPassword } from "./passwords";

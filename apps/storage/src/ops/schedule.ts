@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { appendAudit, type Database } from "@depot/db";
+import { appendAudit, auditTail, type Database, formatAnchor } from "@depot/db";
 import type { Disks } from "../drivers";
 import type { StorageEnv } from "../env";
 import { log } from "../log";
@@ -15,18 +15,33 @@ const scheduledAudit = (db: Database): Audit => {
 
 /**
  * Periodic cleanup (and, when configured, integrity checks). Every replica may run the schedule: the
- * cleanup's advisory lock lets one run at a time. Returns a function that stops the timers.
+ * cleanup's advisory lock lets one run at a time. Returns a function that stops the timers and resolves once the
+ * runs already under way have ended, so a shutdown does not close the database under them.
  */
-export function startSchedules(ctx: { db: Database; disks: Disks; env: StorageEnv }): () => void {
+export function startSchedules(ctx: { db: Database; disks: Disks; env: StorageEnv }): () => Promise<void> {
   const timers: NodeJS.Timeout[] = [];
+  const running = new Set<Promise<unknown>>();
+  const track = (run: Promise<unknown>) => {
+    running.add(run);
+    void run.finally(() => running.delete(run));
+  };
   if (ctx.env.cleanupIntervalMs > 0) {
     timers.push(
       setInterval(() => {
-        runCleanup(ctx, { hours: ctx.env.cleanupHours, dryRun: false, audit: scheduledAudit(ctx.db) }).then(
-          (r) =>
-            r.ran &&
-            log("info", "scheduled cleanup finished", { found: r.found, cleaned: r.cleaned, failed: r.failed }),
-          (error: unknown) => log("error", "scheduled cleanup failed", { error: (error as Error).name }),
+        track(
+          runCleanup(ctx, { hours: ctx.env.cleanupHours, dryRun: false, audit: scheduledAudit(ctx.db) })
+            .then(async (r) => {
+              if (!r.ran) return;
+              // The trail's tail, into a log kept outside the database: `pnpm audit:verify --anchor` checks it later.
+              const tail = await auditTail(ctx.db);
+              log("info", "scheduled cleanup finished", {
+                found: r.found,
+                cleaned: r.cleaned,
+                failed: r.failed,
+                auditAnchor: tail ? formatAnchor(tail) : null,
+              });
+            })
+            .catch((error: unknown) => log("error", "scheduled cleanup failed", { error: (error as Error).name })),
         );
       }, ctx.env.cleanupIntervalMs),
     );
@@ -34,19 +49,22 @@ export function startSchedules(ctx: { db: Database; disks: Disks; env: StorageEn
   if (ctx.env.integrityIntervalMs > 0) {
     timers.push(
       setInterval(() => {
-        runIntegrityCheck(ctx, { checkHashes: false, audit: scheduledAudit(ctx.db) }).then(
-          (r) =>
-            log(r.ok ? "info" : "warn", "scheduled integrity check finished", {
-              files: r.checkedFiles,
-              problems: r.problems.length,
-            }),
-          (error: unknown) => log("error", "scheduled integrity check failed", { error: (error as Error).name }),
+        track(
+          runIntegrityCheck(ctx, { checkHashes: false, audit: scheduledAudit(ctx.db) }).then(
+            (r) =>
+              log(r.ok ? "info" : "warn", "scheduled integrity check finished", {
+                files: r.checkedFiles,
+                problems: r.problems.length,
+              }),
+            (error: unknown) => log("error", "scheduled integrity check failed", { error: (error as Error).name }),
+          ),
         );
       }, ctx.env.integrityIntervalMs),
     );
   }
   for (const timer of timers) timer.unref();
-  return () => {
+  return async () => {
     for (const timer of timers) clearInterval(timer);
+    await Promise.allSettled(running);
   };
 }

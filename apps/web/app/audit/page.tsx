@@ -1,4 +1,4 @@
-import { type AuditListRow, listCohorts, listUsers, searchAudit, verifyAuditChain } from "@depot/db";
+import { type AuditListRow, formatAnchor, listCohorts, listUsers, searchAudit, verifyAuditChain } from "@depot/db";
 import { redirect } from "next/navigation";
 import { AdministratorsOnly } from "@/app/admin/forbidden";
 import { formatTime } from "@/app/admin/format";
@@ -91,7 +91,15 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
       <h1>PHI file tracking</h1>
       <section className="card" data-testid="chain-status">
         {chain.ok ? (
-          <p className="status-ok">All {chain.rows} rows verify: the hash chain is unbroken.</p>
+          <>
+            <p className="status-ok">All {chain.rows} rows verify: the hash chain is unbroken.</p>
+            {chain.tail && (
+              <p className="muted">
+                Anchor of the newest row, to keep outside the database (<code>pnpm audit:verify --anchor</code> proves
+                later that it is still there): <code data-testid="chain-anchor">{formatAnchor(chain.tail)}</code>
+              </p>
+            )}
+          </>
         ) : (
           <p className="status-bad">
             Row {chain.firstBadId.toString()} fails: {chain.message}

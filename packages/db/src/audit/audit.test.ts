@@ -2,7 +2,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createDb } from "../client";
 import { createTestDatabase, type TestDatabase } from "../testing";
-import { verifyAuditChain } from "./verify";
+import { formatAnchor, parseAnchor, verifyAuditChain } from "./verify";
 import { appendAudit } from "./writer";
 
 let database: TestDatabase;
@@ -46,7 +46,7 @@ describe("phi_file_tracking", () => {
       const [{ n: before } = { n: 0 }] = await a.sql<{ n: number }[]>`select count(*)::int as n from phi_file_tracking`;
       await Promise.all(Array.from({ length: 50 }, (_, i) => appendAudit(i % 2 ? a.db : b.db, entry(i))));
       const result = await verifyAuditChain(a.db);
-      expect(result).toEqual({ ok: true, rows: before + 50 });
+      expect(result).toMatchObject({ ok: true, rows: before + 50 });
       const links = await a.sql`select count(distinct prev_hash)::int as n from phi_file_tracking`;
       expect(links[0]?.n).toBe(before + 50);
     } finally {
@@ -76,7 +76,7 @@ describe("verifyAuditChain on tampered trails", () => {
         await tx`alter table phi_file_tracking enable trigger user`;
       });
       const { db, close } = createDb(tdb.url, { max: 1 });
-      const result = await verifyAuditChain(db, 2);
+      const result = await verifyAuditChain(db, { batchSize: 2 });
       await close();
       expect(result).toMatchObject({ ok: false, firstBadId: ids[2], problem: "altered", rows: 2 });
     } finally {
@@ -107,8 +107,71 @@ describe("verifyAuditChain on tampered trails", () => {
     const { tdb, sql } = await trailOf(3);
     await sql.end();
     const { db, close } = createDb(tdb.url, { max: 1 });
-    expect(await verifyAuditChain(db)).toEqual({ ok: true, rows: 3 });
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, rows: 3 });
     await close();
     await tdb.drop();
+  });
+
+  test("an anchor recorded outside the database catches the newest rows removed, even with rows appended since", async () => {
+    const { tdb, ids, sql } = await trailOf(5);
+    try {
+      const { db, close } = createDb(tdb.url, { max: 1 });
+      const before = await verifyAuditChain(db);
+      if (!before.ok || !before.tail) throw new Error("the fresh trail should verify");
+      expect(before.tail.id).toBe(ids[4]);
+      const anchor = parseAnchor(formatAnchor(before.tail));
+      expect(anchor).toEqual(before.tail);
+      await sql.begin(async (tx) => {
+        await tx`alter table phi_file_tracking disable trigger user`;
+        await tx`delete from phi_file_tracking where id >= ${ids[3]!.toString()}`;
+        await tx`alter table phi_file_tracking enable trigger user`;
+      });
+      await appendAudit(db, entry(99));
+      // The chain alone is whole again: the new row links to what is now the tail.
+      expect(await verifyAuditChain(db)).toMatchObject({ ok: true, rows: 4 });
+      expect(await verifyAuditChain(db, { anchor })).toMatchObject({
+        ok: false,
+        firstBadId: ids[4],
+        problem: "anchor_missing",
+      });
+      await close();
+    } finally {
+      await sql.end();
+      await tdb.drop();
+    }
+  });
+
+  test("an anchor catches a trail rewritten and rehashed from before it", async () => {
+    const { tdb, ids, sql } = await trailOf(4);
+    try {
+      const { db, close } = createDb(tdb.url, { max: 1 });
+      const before = await verifyAuditChain(db);
+      if (!before.ok || !before.tail) throw new Error("the fresh trail should verify");
+      // Someone who knows the hashing deletes rows 3 and 4 and writes their own in their place.
+      await sql.begin(async (tx) => {
+        await tx`alter table phi_file_tracking disable trigger user`;
+        await tx`delete from phi_file_tracking where id >= ${ids[2]!.toString()}`;
+        await tx`alter table phi_file_tracking enable trigger user`;
+      });
+      await sql`select setval(pg_get_serial_sequence('phi_file_tracking', 'id'), ${ids[1]!.toString()})`;
+      await appendAudit(db, { ...entry(2), action: "rewritten" });
+      await appendAudit(db, { ...entry(3), action: "rewritten" });
+      expect(await verifyAuditChain(db)).toMatchObject({ ok: true, rows: 4 });
+      expect(await verifyAuditChain(db, { anchor: before.tail })).toMatchObject({
+        ok: false,
+        firstBadId: ids[3],
+        problem: "anchor_mismatch",
+      });
+      await close();
+    } finally {
+      await sql.end();
+      await tdb.drop();
+    }
+  });
+
+  test("anchors are read back only in their own form", () => {
+    expect(parseAnchor(`12:${"a".repeat(64)}`)).toEqual({ id: 12n, rowHash: "a".repeat(64) });
+    for (const bad of ["12", `x:${"a".repeat(64)}`, `12:${"a".repeat(63)}`, `12:${"A".repeat(64)}`])
+      expect(parseAnchor(bad)).toBeUndefined();
   });
 });

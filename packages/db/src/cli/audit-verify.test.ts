@@ -21,14 +21,27 @@ afterAll(async () => {
   await database.drop();
 });
 
-const verify = () =>
-  run(process.execPath, ["--import", "tsx", script], { env: { ...process.env, DATABASE_URL: database.url } }).then(
+const verify = (args: string[] = []) =>
+  run(process.execPath, ["--import", "tsx", script, ...args], {
+    env: { ...process.env, DATABASE_URL: database.url },
+  }).then(
     (r) => ({ code: 0, stdout: r.stdout }),
     (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
   );
 
 test("pnpm audit:verify says all rows verify, then names an altered row and exits 1", async () => {
-  expect(await verify()).toEqual({ code: 0, stdout: "All 4 rows verify.\n" });
+  const first = await verify();
+  expect(first.code).toBe(0);
+  const [line, anchorLine] = first.stdout.trimEnd().split("\n");
+  expect(line).toBe("All 4 rows verify.");
+  const anchor = /^Anchor to keep outside the database: (\d+:[0-9a-f]{64})$/.exec(anchorLine ?? "")?.[1];
+  expect(anchor).toBeDefined();
+  expect(await verify(["--anchor", anchor!])).toMatchObject({ code: 0 });
+  expect(await verify(["--anchor", "not-an-anchor"])).toMatchObject({ code: 2 });
+  const [tail] = anchor!.split(":");
+  expect((await verify(["--anchor", `${tail}:${"0".repeat(64)}`])).stdout).toContain(
+    `Row ${tail} fails (anchor_mismatch)`,
+  );
   const sql = postgres(database.url, { max: 1, onnotice: () => {} });
   const [third] = await sql<{ id: string }[]>`select id::text from phi_file_tracking order by id offset 2 limit 1`;
   await sql.begin(async (tx) => {

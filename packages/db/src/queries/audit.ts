@@ -96,3 +96,13 @@ export async function* auditRowsForExport(
     after = tail.row.id;
   }
 }
+
+/** The newest row of the trail as an anchor (see verifyAuditChain), or null for an empty trail. */
+export async function auditTail(db: Queryable): Promise<{ id: bigint; rowHash: string } | null> {
+  const [row] = await db
+    .select({ id: phiFileTracking.id, rowHash: phiFileTracking.rowHash })
+    .from(phiFileTracking)
+    .orderBy(desc(phiFileTracking.id))
+    .limit(1);
+  return row ?? null;
+}

@@ -1,0 +1,47 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { appendAudit, parseAnchor, verifyAuditChain } from "@depot/db";
+import { afterAll, beforeAll, expect, test, vi } from "vitest";
+import { startTestStorage } from "../test-server";
+import { startSchedules } from "./schedule";
+
+let storage: Awaited<ReturnType<typeof startTestStorage>>;
+beforeAll(async () => {
+  storage = await startTestStorage();
+});
+afterAll(async () => {
+  await storage?.stop();
+});
+
+test("the scheduled cleanup runs, is audited, and logs the trail's tail as an anchor that verifies", async () => {
+  await appendAudit(storage.db, { action: "stream_upload", outcome: "success", serverRole: "services" });
+  const lines: string[] = [];
+  const silent = process.env.DEPOT_LOG;
+  delete process.env.DEPOT_LOG;
+  const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  const stop = startSchedules({ db: storage.db, disks: storage.disks, env: { ...storage.env, cleanupIntervalMs: 50 } });
+  try {
+    for (let i = 0; i < 100 && !lines.some((l) => l.includes("scheduled cleanup finished")); i++) await sleep(50);
+  } finally {
+    await stop();
+    write.mockRestore();
+    if (silent !== undefined) process.env.DEPOT_LOG = silent;
+  }
+  const finished = lines.map((l) => JSON.parse(l)).find((l) => l.message === "scheduled cleanup finished");
+  expect(finished).toMatchObject({ level: "info", found: 0, cleaned: 0, failed: 0 });
+  const anchor = (finished as { auditAnchor: string }).auditAnchor;
+  expect(anchor).toMatch(/^\d+:[0-9a-f]{64}$/);
+
+  // The anchor is a row of the trail (the cleanup's own run row or a later one) with its hash.
+  const recorded = parseAnchor(anchor);
+  if (!recorded) throw new Error(`not an anchor: ${anchor}`);
+  expect(await verifyAuditChain(storage.db, { anchor: recorded })).toMatchObject({ ok: true });
+  expect(await verifyAuditChain(storage.db, { anchor: { ...recorded, rowHash: "0".repeat(64) } })).toMatchObject({
+    ok: false,
+    problem: "anchor_mismatch",
+  });
+  const runs = await storage.sql`select count(*)::int as n from phi_file_tracking where action = 'cleanup_run'`;
+  expect(runs[0]?.n).toBeGreaterThanOrEqual(1);
+});

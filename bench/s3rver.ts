@@ -4,22 +4,7 @@
  * Prints `{"port":N}` once listening on 127.0.0.1; stops on SIGTERM, SIGINT or when its stdin closes (the bench died).
  */
 
-import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
-
-interface S3rverOptions {
-  port: number;
-  address: string;
-  directory: string;
-  silent: boolean;
-  configureBuckets: { name: string }[];
-}
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-// s3rver ships no type declarations.
-const S3rver = createRequire(import.meta.url)("s3rver") as new (options: S3rverOptions) => S3rverInstance;
+import { startS3rver } from "../apps/storage/src/drivers/s3rver.testing";
 
 const [directory, bucket, port = "0"] = process.argv.slice(2);
 if (!directory || !bucket) {
@@ -27,15 +12,8 @@ if (!directory || !bucket) {
   process.exit(2);
 }
 
-const server = new S3rver({
-  port: Number(port),
-  address: "127.0.0.1",
-  directory,
-  silent: true,
-  configureBuckets: [{ name: bucket }],
-});
-const address = await server.run();
-process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
+const server = await startS3rver({ directory, bucket, port: Number(port) });
+process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
 
 let stopping = false;
 const stop = () => {

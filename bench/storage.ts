@@ -13,8 +13,8 @@ import { DeleteObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { buildStorageKey } from "@depot/contract";
 import { createDb, createFileRecord, type Database, ensureCohort } from "@depot/db";
-import type { S3DiskConfig } from "../apps/storage/src/drivers/config";
 import { createS3Client } from "../apps/storage/src/drivers/s3";
+import { s3rverDisk } from "../apps/storage/src/drivers/s3rver.testing";
 import {
   childEnv,
   fixed,
@@ -296,16 +296,7 @@ async function main(): Promise<void> {
   }
 
   const endpoint = await startS3rver(join(workDir, "s3rver"));
-  const s3Disk: S3DiskConfig = {
-    driver: "s3",
-    bucket: S3_BUCKET,
-    endpoint,
-    region: "us-east-1",
-    access_key: "S3RVER",
-    secret_key: "S3RVER",
-    force_path_style: true,
-    prefix: "depot/",
-  };
+  const s3Disk = s3rverDisk(endpoint, S3_BUCKET);
   const s3 = createS3Client(s3Disk);
   onCleanup("S3 client", async () => s3.destroy());
   const probeMs = await directS3Upload(s3, "bench/probe", S3_PROBE_BYTES, chunk);

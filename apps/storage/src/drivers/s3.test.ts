@@ -1,6 +1,4 @@
 import { mkdtemp, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -13,69 +11,22 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { DepotError } from "@depot/contract";
+import { freePort } from "@depot/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { S3DiskConfig } from "./config";
 import { runDriverConformance } from "./conformance";
 import { createS3Client, S3Driver } from "./s3";
-
-interface S3rverOptions {
-  port: number;
-  address: string;
-  directory: string;
-  silent: boolean;
-  configureBuckets: { name: string }[];
-}
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-const require = createRequire(import.meta.url);
-// s3rver ships no type declarations.
-const S3rver = require("s3rver") as new (options: S3rverOptions) => S3rverInstance;
-const nodeCrypto = require("node:crypto") as typeof import("node:crypto");
-
-/**
- * s3rver encrypts its ListObjectsV2 continuation tokens with single DES, which OpenSSL 3 offers only with the legacy
- * provider, so every truncated listing fails with a 500. Triple DES with the key repeated three times computes
- * exactly single DES, and is still in the default provider. Returns the undo.
- */
-function letS3rverUseDes(): () => void {
-  type CipherFactory = (algorithm: string, key: Buffer, iv: Buffer | null, options?: object) => unknown;
-  const { createCipheriv, createDecipheriv } = nodeCrypto;
-  const withTripleDes =
-    (factory: CipherFactory): CipherFactory =>
-    (algorithm, key, iv, options) =>
-      algorithm === "des"
-        ? factory("des-ede3-cbc", Buffer.concat([key, key, key]), iv, options)
-        : factory(algorithm, key, iv, options);
-  nodeCrypto.createCipheriv = withTripleDes(createCipheriv as CipherFactory) as typeof createCipheriv;
-  nodeCrypto.createDecipheriv = withTripleDes(createDecipheriv as CipherFactory) as typeof createDecipheriv;
-  return () => {
-    nodeCrypto.createCipheriv = createCipheriv;
-    nodeCrypto.createDecipheriv = createDecipheriv;
-  };
-}
+import { type RunningS3rver, s3rverDisk, startS3rver } from "./s3rver.testing";
 
 const BUCKET = "depot-test";
 const MiB = 1024 * 1024;
 
-let server: S3rverInstance;
-let undoDesShim: () => void;
+let s3rver: RunningS3rver;
 let serverDirectory: string;
-let endpoint: string;
 let client: S3Client;
 
-const diskConfig = (overrides: Partial<S3DiskConfig> = {}): S3DiskConfig => ({
-  driver: "s3",
-  bucket: BUCKET,
-  endpoint,
-  region: "us-east-1",
-  access_key: "S3RVER",
-  secret_key: "S3RVER",
-  force_path_style: true,
-  prefix: "depot/",
-  ...overrides,
-});
+const diskConfig = (overrides: Partial<S3DiskConfig> = {}): S3DiskConfig =>
+  s3rverDisk(s3rver.endpoint, BUCKET, overrides);
 
 async function listBucket(): Promise<string[]> {
   const keys: string[] = [];
@@ -93,25 +44,15 @@ async function emptyBucket(): Promise<void> {
 }
 
 beforeAll(async () => {
-  undoDesShim = letS3rverUseDes();
   serverDirectory = await mkdtemp(join(tmpdir(), "depot-s3rver-"));
-  server = new S3rver({
-    port: 0,
-    address: "127.0.0.1",
-    directory: serverDirectory,
-    silent: true,
-    configureBuckets: [{ name: BUCKET }],
-  });
-  const address = await server.run();
-  endpoint = `http://127.0.0.1:${address.port}`;
+  s3rver = await startS3rver({ directory: serverDirectory, bucket: BUCKET });
   client = createS3Client(diskConfig());
 });
 
 afterAll(async () => {
   client?.destroy();
-  await server?.close();
+  await s3rver?.close();
   if (serverDirectory) await rm(serverDirectory, { recursive: true, force: true });
-  undoDesShim?.();
 });
 
 runDriverConformance("s3", async () => {
@@ -229,14 +170,7 @@ describe("s3 driver specifics", () => {
     let driver: S3Driver;
 
     beforeAll(async () => {
-      const closedPort = await new Promise<number>((resolve, reject) => {
-        const probe = createServer();
-        probe.once("error", reject);
-        probe.listen(0, "127.0.0.1", () => {
-          const { port } = probe.address() as AddressInfo;
-          probe.close(() => resolve(port));
-        });
-      });
+      const closedPort = await freePort();
       const config = diskConfig({ endpoint: `http://127.0.0.1:${closedPort}` });
       unreachable = createS3Client(config, {
         maxAttempts: 1,

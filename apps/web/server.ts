@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
+import { closeIdleConnections } from "@depot/contract";
 import next from "next";
 import { clientAddress } from "./lib/client-address";
 import { EnvError, getEnv } from "./lib/env";
@@ -44,7 +45,7 @@ const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAli
   } as typeof writeHead;
   void handle(req, res);
 });
-server.setTimeout(env.idleTimeoutMs, (socket) => socket.destroy());
+closeIdleConnections(server, env.idleTimeoutMs);
 server.listen(env.port, env.host, () => {
   console.log(JSON.stringify({ level: "info", service: "web", message: "web server listening", url: env.publicUrl }));
 });

@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -90,6 +91,71 @@ describe("the S3 endpoint goes away mid-upload", () => {
     expect(objects.some((p) => p.includes(row!.storage_key))).toBe(false);
     expect(objects.filter((p) => p.includes(".tmp"))).toEqual([]);
     expect(objects).toHaveLength(1);
+  });
+});
+
+const s3Disk = (port: number) => ({
+  driver: "s3",
+  bucket: "depot-faults",
+  endpoint: `http://127.0.0.1:${port}`,
+  access_key: "S3RVER",
+  secret_key: "S3RVER",
+  prefix: "depot/",
+});
+
+describe("a slow completion is not an idle connection", () => {
+  let stack: FaultStack | undefined;
+  let s3: ChildProcess | undefined;
+  const s3Dir = mkdtempSync(join(tmpdir(), "depot-faults-s3-"));
+  afterAll(async () => {
+    s3?.kill("SIGKILL");
+    await stack?.stop();
+    rmSync(s3Dir, { recursive: true, force: true });
+  });
+
+  test("a tus upload whose join on S3 outlasts the idle timeout completes, on both tiers", async () => {
+    const port = await freePort();
+    s3 = await startS3rver(s3Dir, port);
+    // One second without bytes closes a connection; joining 96 MiB of chunks on s3rver takes longer than that,
+    // while the client has sent everything and waits for the answer.
+    const idle = { IDLE_TIMEOUT_SECONDS: "1" };
+    stack = await startFaultStack({
+      storageEnv: { ...idle, STORAGE_CONFIG: JSON.stringify({ disks: { workspace: s3Disk(port) } }) },
+      webEnv: idle,
+    });
+    const cookie = await stack.signIn();
+    const data = randomBytes(96 * MiB);
+    const tus = { "tus-resumable": "1.0.0", cookie };
+    const created = await fetch(`${stack.webUrl}/api/uploads/tus/`, {
+      method: "POST",
+      headers: {
+        ...tus,
+        "upload-length": String(data.length),
+        "upload-metadata": ["cohortId", "kind", "filename"]
+          .map((k, i) => `${k} ${Buffer.from([stack!.cohortId, "submission", "slow-join.csv"][i]!).toString("base64")}`)
+          .join(","),
+      },
+    });
+    expect(created.status).toBe(201);
+    const location = `${stack.webUrl}${created.headers.get("location")}`;
+    const chunk = 16 * MiB;
+    let last: Response | undefined;
+    let lastStarted = 0;
+    for (let offset = 0; offset < data.length; offset += chunk) {
+      lastStarted = Date.now();
+      last = await fetch(location, {
+        method: "PATCH",
+        headers: { ...tus, "upload-offset": String(offset), "content-type": "application/offset+octet-stream" },
+        body: new Uint8Array(data.subarray(offset, offset + chunk)),
+      });
+      expect(last.status, await last.clone().text()).toBe(204);
+    }
+    const joinMs = Date.now() - lastStarted;
+    expect(last?.headers.get("x-depot-sha256")).toBe(createHash("sha256").update(data).digest("hex"));
+    // Only meaningful if the last PATCH (its chunk plus the join) really outlasted the idle timeout.
+    expect(joinMs).toBeGreaterThan(1_000);
+    const [row] = await stack.sql<{ status: string }[]>`select status from files where original_name = 'slow-join.csv'`;
+    expect(row?.status).toBe("stored");
   });
 });
 

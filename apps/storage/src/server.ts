@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { DepotError } from "@depot/contract";
+import { closeIdleConnections, DepotError } from "@depot/contract";
 import { createApiKeyCheck } from "./http/api-key";
 import { type RequestContext, requestContext, type StorageContext } from "./http/context";
 import { sendError } from "./http/respond";
@@ -92,6 +92,6 @@ export function createStorageServer(ctx: StorageContext): Server {
     { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 },
     (req, res) => void handle(req, res),
   );
-  server.setTimeout(ctx.env.idleTimeoutMs, (socket) => socket.destroy());
+  closeIdleConnections(server, ctx.env.idleTimeoutMs);
   return server;
 }

@@ -38,6 +38,9 @@ export interface StorageReply {
 
 const MAX_REPLY_BYTES = 64 * 1024;
 
+/** How long storage may take to answer once it has every byte: as long as the TLS proxy waits for the web. */
+const STORAGE_ANSWER_TIMEOUT_MS = 60 * 60_000;
+
 const STATUS_MESSAGES: Record<number, string> = {
   503: "the storage backend is unavailable; nothing was kept, try again later",
   507: "the storage disk is full; nothing was kept",
@@ -64,7 +67,10 @@ export async function streamToStorage(options: {
     headers: { [HEADER.apiKey]: env.apiKey, ...options.headers },
     throwHttpErrors: false,
     retry: { limit: 0 },
-    timeout: { connect: 5_000, socket: env.idleTimeoutMs },
+    // No idle timer on this socket: a client or a storage service that stops moving bytes stalls the person's own
+    // connection, which the web server's idle rule closes, and that fails this pipeline. Once every byte is sent,
+    // storage may be quiet for a long time while it finishes (a tus join on S3), up to STORAGE_ANSWER_TIMEOUT_MS.
+    timeout: { connect: 5_000, response: STORAGE_ANSWER_TIMEOUT_MS },
   });
   let reply: { statusCode: number; headers: IncomingHttpHeaders } | undefined;
   upstream.on("response", (response: { statusCode: number; headers: IncomingHttpHeaders }) => {

@@ -9,6 +9,7 @@ import { cp, lstat, mkdir, readdir, readFile, readlink, rm, symlink } from "node
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createDb, ensureCohort, seed } from "@depot/db";
+import { storageIsHealthy, storageProcessEnv, webIsUp, webProcessEnv } from "../scripts/stack";
 import { type Child, childEnv, freePort, provisionDatabase, REPO_ROOT, startChild, waitUntil } from "./lib";
 
 export const ADMIN = { email: "ewestlund@jhu.edu", password: "admin123" };
@@ -113,23 +114,14 @@ export async function startDepot(
     "storage service",
     [join(REPO_ROOT, "apps/storage/src/main.ts")],
     childEnv({
-      SERVER_ROLE: "services",
-      HOST: "127.0.0.1",
-      PORT: String(storagePort),
-      INTERNAL_API_KEY: apiKey,
-      DATABASE_URL: databaseUrl,
-      NAS_WORKSPACE_PATH: storageRoot,
+      ...storageProcessEnv({ port: storagePort, apiKey, databaseUrl, storageRoot }),
       CLEANUP_INTERVAL_MINUTES: "0",
       DEPOT_LOG: "silent",
       ...options.storageEnv,
     }),
     { cwd: join(REPO_ROOT, "apps/storage") },
   );
-  await waitUntil("the storage service", storage, async () => {
-    const res = await fetch(`${servicesUrl}/internal/storage/health`, { headers: { "x-api-key": apiKey } });
-    await res.arrayBuffer();
-    return res.status === 200;
-  });
+  await waitUntil("the storage service", storage, storageIsHealthy(servicesUrl, apiKey));
 
   let generation = 0;
   const startWeb = async (): Promise<Child> => {
@@ -138,26 +130,13 @@ export async function startDepot(
       `web app (${generation})`,
       [join(webDir, "server.ts")],
       childEnv({
-        SERVER_ROLE: "web",
-        HOST: "127.0.0.1",
-        PORT: String(webPort),
-        SERVICES_URL: servicesUrl,
-        INTERNAL_API_KEY: apiKey,
-        DATABASE_URL: databaseUrl,
-        AUTH_SECRET: authSecret,
-        // One host name everywhere: the session cookie belongs to it.
-        PUBLIC_URL: webUrl,
-        NODE_ENV: "production",
+        ...webProcessEnv({ port: webPort, servicesUrl, apiKey, databaseUrl, authSecret, publicUrl: webUrl }),
         NEXT_TELEMETRY_DISABLED: "1",
         ...options.webEnv,
       }),
       { cwd: webDir },
     );
-    await waitUntil("the web app", child, async () => {
-      const res = await fetch(`${webUrl}/login`);
-      await res.arrayBuffer();
-      return res.status === 200;
-    });
+    await waitUntil("the web app", child, webIsUp(webUrl));
     return child;
   };
   let web = await startWeb();

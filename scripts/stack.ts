@@ -90,6 +90,64 @@ export const stopChild = async (child: ChildProcess) => {
   clearTimeout(timer);
 };
 
+/** What the storage service is started with, wherever it is started: pnpm start, the harnesses, the benchmarks. */
+export function storageProcessEnv(o: {
+  port: number;
+  apiKey: string;
+  databaseUrl: string;
+  storageRoot?: string;
+}): Record<string, string> {
+  return {
+    SERVER_ROLE: "services",
+    HOST: "127.0.0.1",
+    PORT: String(o.port),
+    INTERNAL_API_KEY: o.apiKey,
+    DATABASE_URL: o.databaseUrl,
+    ...(o.storageRoot ? { NAS_WORKSPACE_PATH: o.storageRoot } : {}),
+  };
+}
+
+/** What the web app is started with, wherever it is started. */
+export function webProcessEnv(o: {
+  port: number;
+  host?: string;
+  servicesUrl: string;
+  apiKey: string;
+  databaseUrl: string;
+  authSecret: string;
+  /** One host name everywhere: the session cookie belongs to it. */
+  publicUrl: string;
+  dev?: boolean;
+}): Record<string, string> {
+  return {
+    SERVER_ROLE: "web",
+    HOST: o.host ?? "127.0.0.1",
+    PORT: String(o.port),
+    SERVICES_URL: o.servicesUrl,
+    INTERNAL_API_KEY: o.apiKey,
+    DATABASE_URL: o.databaseUrl,
+    AUTH_SECRET: o.authSecret,
+    PUBLIC_URL: o.publicUrl,
+    NODE_ENV: o.dev ? "development" : "production",
+  };
+}
+
+/** Readiness checks for waitFor: storage answers its health check with the key, the web serves its login page. */
+export const storageIsHealthy = (servicesUrl: string, apiKey: string) => async () => {
+  const res = await fetch(`${servicesUrl}/internal/storage/health`, {
+    headers: { "x-api-key": apiKey },
+    signal: AbortSignal.timeout(5_000),
+  });
+  await res.arrayBuffer();
+  return res.status === 200;
+};
+
+export const webIsUp = (webUrl: string) => async () => {
+  const res = await fetch(`${webUrl}/login`, { signal: AbortSignal.timeout(10_000) });
+  await res.arrayBuffer();
+  return res.status === 200;
+};
+
 /**
  * Depot on one machine: a database (DATABASE_URL, else embedded PostgreSQL), migrations, a first-run
  * seed, then the storage service and the web app as two processes that talk over HTTP.
@@ -144,29 +202,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       servicesWorkDir,
       join(repoRoot, "apps/storage/src/main.ts"),
       [],
-      {
-        ...process.env,
-        SERVER_ROLE: "services",
-        HOST: "127.0.0.1",
-        PORT: String(options.servicesPort),
-        INTERNAL_API_KEY: apiKey,
-        DATABASE_URL: databaseUrl,
-        ...(storageRoot ? { NAS_WORKSPACE_PATH: storageRoot } : {}),
-      },
+      { ...process.env, ...storageProcessEnv({ port: options.servicesPort, apiKey, databaseUrl, storageRoot }) },
       log,
     );
     children.push(storage);
-    await waitFor(
-      "the storage service",
-      async () =>
-        (
-          await fetch(`${servicesUrl}/internal/storage/health`, {
-            headers: { "x-api-key": apiKey },
-            signal: AbortSignal.timeout(5_000),
-          })
-        ).status === 200,
-      storage,
-    );
+    await waitFor("the storage service", storageIsHealthy(servicesUrl, apiKey), storage);
 
     const web = startProcess(
       "web",
@@ -175,24 +215,21 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       options.mode === "dev" ? ["--dev"] : [],
       {
         ...process.env,
-        SERVER_ROLE: "web",
-        HOST: process.env.HOST ?? "127.0.0.1",
-        PORT: String(options.webPort),
-        SERVICES_URL: servicesUrl,
-        INTERNAL_API_KEY: apiKey,
-        DATABASE_URL: databaseUrl,
-        AUTH_SECRET: authSecret,
-        PUBLIC_URL: process.env.PUBLIC_URL ?? webUrl,
-        NODE_ENV: options.mode === "dev" ? "development" : "production",
+        ...webProcessEnv({
+          port: options.webPort,
+          host: process.env.HOST,
+          servicesUrl,
+          apiKey,
+          databaseUrl,
+          authSecret,
+          publicUrl: process.env.PUBLIC_URL ?? webUrl,
+          dev: options.mode === "dev",
+        }),
       },
       log,
     );
     children.push(web);
-    await waitFor(
-      "the web server",
-      async () => (await fetch(`${webUrl}/login`, { signal: AbortSignal.timeout(10_000) })).status === 200,
-      web,
-    );
+    await waitFor("the web server", webIsUp(webUrl), web);
 
     const exited = new Promise<{ name: string; code: number | null }>((resolve) => {
       storage.once("exit", (code) => resolve({ name: "storage", code }));

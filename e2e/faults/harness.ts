@@ -8,7 +8,16 @@ import { createDb, ensureCohort, seed } from "@depot/db";
 import { type EmbeddedPostgresHandle, ensureDatabase, startEmbeddedPostgres } from "@depot/db/embedded";
 import { runMigrations } from "@depot/db/migrate";
 import { freePort } from "@depot/db/testing";
-import { repoRoot, startProcess, stopChild, waitFor } from "../../scripts/stack";
+import {
+  repoRoot,
+  startProcess,
+  stopChild,
+  storageIsHealthy,
+  storageProcessEnv,
+  waitFor,
+  webIsUp,
+  webProcessEnv,
+} from "../../scripts/stack";
 
 export const ADMIN = { email: "ewestlund@jhu.edu", password: "admin123" };
 
@@ -54,24 +63,14 @@ export async function startFaultStack(
       [],
       {
         ...process.env,
-        SERVER_ROLE: "services",
-        PORT: String(storagePort),
-        INTERNAL_API_KEY: apiKey,
-        DATABASE_URL: databaseUrl,
-        NAS_WORKSPACE_PATH: storageRoot,
+        ...storageProcessEnv({ port: storagePort, apiKey, databaseUrl, storageRoot }),
         CLEANUP_INTERVAL_MINUTES: "0",
         DEPOT_LOG: "",
         ...options.storageEnv,
       },
       log,
     );
-    await waitFor(
-      "storage",
-      async () =>
-        (await fetch(`${servicesUrl}/internal/storage/health`, { headers: { "x-api-key": apiKey } })).status === 200,
-      storage,
-      60_000,
-    );
+    await waitFor("storage", storageIsHealthy(servicesUrl, apiKey), storage, 60_000);
   };
   const startWeb = async () => {
     web = startProcess(
@@ -81,19 +80,12 @@ export async function startFaultStack(
       [],
       {
         ...process.env,
-        SERVER_ROLE: "web",
-        PORT: String(webPort),
-        SERVICES_URL: servicesUrl,
-        INTERNAL_API_KEY: apiKey,
-        DATABASE_URL: databaseUrl,
-        AUTH_SECRET: authSecret,
-        PUBLIC_URL: webUrl,
-        NODE_ENV: "production",
+        ...webProcessEnv({ port: webPort, servicesUrl, apiKey, databaseUrl, authSecret, publicUrl: webUrl }),
         ...options.webEnv,
       },
       log,
     );
-    await waitFor("web", async () => (await fetch(`${webUrl}/login`)).status === 200, web, 60_000);
+    await waitFor("web", webIsUp(webUrl), web, 60_000);
   };
   await startStorage();
   await startWeb();

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "@depot/db/testing";
 import { afterAll, describe, expect, test } from "vitest";
+import { s3rverDisk } from "../../apps/storage/src/drivers/s3rver.testing";
 import { repoRoot } from "../../scripts/stack";
 import { controlledUpload, type FaultStack, startFaultStack } from "./harness";
 import { expectNothingLost } from "./invariants";
@@ -46,34 +47,50 @@ function bucketObjects(directory: string): string[] {
     .filter((p) => p.endsWith("._S3rver_object"));
 }
 
-describe("the S3 endpoint goes away mid-upload", () => {
-  let stack: FaultStack | undefined;
-  let s3: ChildProcess | undefined;
+/**
+ * A fault stack whose only disk is S3 on an s3rver child process, which a test may kill and start again on the same
+ * port and folder. Everything goes away after the describe block.
+ */
+function s3BackedStack() {
   const s3Dir = mkdtempSync(join(tmpdir(), "depot-faults-s3-"));
+  let s3: ChildProcess | undefined;
+  let stack: FaultStack | undefined;
+  let port = 0;
   afterAll(async () => {
     s3?.kill("SIGKILL");
     await stack?.stop();
     rmSync(s3Dir, { recursive: true, force: true });
   });
+  return {
+    s3Dir,
+    async start(env: { storage?: Record<string, string>; web?: Record<string, string> } = {}): Promise<FaultStack> {
+      port = await freePort();
+      s3 = await startS3rver(s3Dir, port);
+      const disk = s3rverDisk(`http://127.0.0.1:${port}`, "depot-faults");
+      stack = await startFaultStack({
+        storageEnv: { ...env.storage, STORAGE_CONFIG: JSON.stringify({ disks: { workspace: disk } }) },
+        webEnv: env.web,
+      });
+      return stack;
+    },
+    killS3: () => s3?.kill("SIGKILL"),
+    async restartS3() {
+      s3 = await startS3rver(s3Dir, port);
+    },
+  };
+}
+
+describe("the S3 endpoint goes away mid-upload", () => {
+  const s3 = s3BackedStack();
 
   test("503 with a clear message, nothing kept, and uploads work again when it is back", async () => {
-    const port = await freePort();
-    s3 = await startS3rver(s3Dir, port);
-    const disk = {
-      driver: "s3",
-      bucket: "depot-faults",
-      endpoint: `http://127.0.0.1:${port}`,
-      access_key: "S3RVER",
-      secret_key: "S3RVER",
-      prefix: "depot/",
-    };
-    stack = await startFaultStack({ storageEnv: { STORAGE_CONFIG: JSON.stringify({ disks: { workspace: disk } }) } });
+    const stack = await s3.start();
     const cookie = await stack.signIn();
 
     const upload = multipart(stack, cookie, 80 * MiB, "s3-gone.csv");
     await upload.reached(30 * MiB);
     const goneAt = Date.now();
-    s3.kill("SIGKILL");
+    s3.killS3();
     const result = await upload.result;
     expect(result.status, result.body).toBe(503);
     expect(JSON.parse(result.body).error.code).toBe("unavailable");
@@ -82,47 +99,26 @@ describe("the S3 endpoint goes away mid-upload", () => {
       select id::text, status, storage_key from files where original_name = 's3-gone.csv'`;
     expect(row?.status).toBe("failed");
 
-    s3 = await startS3rver(s3Dir, port);
+    await s3.restartS3();
     const again = multipart(stack, cookie, 2 * MiB, "s3-back.csv");
     const ok = await again.result;
     expect(ok.status).toBe(201);
     expect(JSON.parse(ok.body).sha256).toBe(again.sha256());
-    const objects = bucketObjects(s3Dir);
+    const objects = bucketObjects(s3.s3Dir);
     expect(objects.some((p) => p.includes(row!.storage_key))).toBe(false);
     expect(objects.filter((p) => p.includes(".tmp"))).toEqual([]);
     expect(objects).toHaveLength(1);
   });
 });
 
-const s3Disk = (port: number) => ({
-  driver: "s3",
-  bucket: "depot-faults",
-  endpoint: `http://127.0.0.1:${port}`,
-  access_key: "S3RVER",
-  secret_key: "S3RVER",
-  prefix: "depot/",
-});
-
 describe("a slow completion is not an idle connection", () => {
-  let stack: FaultStack | undefined;
-  let s3: ChildProcess | undefined;
-  const s3Dir = mkdtempSync(join(tmpdir(), "depot-faults-s3-"));
-  afterAll(async () => {
-    s3?.kill("SIGKILL");
-    await stack?.stop();
-    rmSync(s3Dir, { recursive: true, force: true });
-  });
+  const s3 = s3BackedStack();
 
   test("a tus upload whose join on S3 outlasts the idle timeout completes, on both tiers", async () => {
-    const port = await freePort();
-    s3 = await startS3rver(s3Dir, port);
     // One second without bytes closes a connection; joining 96 MiB of chunks on s3rver takes longer than that,
     // while the client has sent everything and waits for the answer.
     const idle = { IDLE_TIMEOUT_SECONDS: "1" };
-    stack = await startFaultStack({
-      storageEnv: { ...idle, STORAGE_CONFIG: JSON.stringify({ disks: { workspace: s3Disk(port) } }) },
-      webEnv: idle,
-    });
+    const stack = await s3.start({ storage: idle, web: idle });
     const cookie = await stack.signIn();
     const data = randomBytes(96 * MiB);
     const tus = { "tus-resumable": "1.0.0", cookie };
@@ -132,7 +128,7 @@ describe("a slow completion is not an idle connection", () => {
         ...tus,
         "upload-length": String(data.length),
         "upload-metadata": ["cohortId", "kind", "filename"]
-          .map((k, i) => `${k} ${Buffer.from([stack!.cohortId, "submission", "slow-join.csv"][i]!).toString("base64")}`)
+          .map((k, i) => `${k} ${Buffer.from([stack.cohortId, "submission", "slow-join.csv"][i]!).toString("base64")}`)
           .join(","),
       },
     });

@@ -78,6 +78,9 @@ export async function streamToStorage(options: {
   });
   const chunks: Buffer[] = [];
   let received = 0;
+  // Storage may refuse while bytes still flow (disk full, S3 gone) and close gracefully; got then neither errors
+  // nor takes more bytes, so the whole pipeline would wait for ever. Its complete refusal ends the transfer.
+  const refused = new AbortController();
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       received += chunk.length;
@@ -85,10 +88,16 @@ export async function streamToStorage(options: {
       chunks.push(chunk);
       callback();
     },
+    final(callback) {
+      if (reply && reply.statusCode >= 400) refused.abort();
+      callback();
+    },
   });
   try {
     const through = options.inspect ? [options.inspect] : [];
-    await pipeline([options.source, ...through, new ByteLimit(options.maxBytes), upstream, sink]);
+    await pipeline([options.source, ...through, new ByteLimit(options.maxBytes), upstream, sink], {
+      signal: refused.signal,
+    });
   } catch (error) {
     if (error instanceof DepotError) throw error;
     // Storage may refuse mid-stream (disk full, S3 gone) and close while we still send: its status says why.

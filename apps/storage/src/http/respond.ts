@@ -11,7 +11,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(payload),
   };
-  // A refusal sent before the request body was read: close rather than read the rest of it.
+  // A refusal sent before the request body was read ends the connection; the rest of the body is discarded, not read.
   if (!res.req.complete) {
     headers.connection = "close";
     lingerBeforeClosing(res);

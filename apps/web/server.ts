@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
-import { closeIdleConnections } from "@depot/contract";
+import { closeGracefullyAfterEarlyAnswers, closeIdleConnections } from "@depot/contract";
 import next from "next";
 import { clientAddress } from "./lib/client-address";
 import { EnvError, getEnv } from "./lib/env";
@@ -34,18 +34,10 @@ const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAli
     Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor,
     env.trustedProxies,
   );
-  // An answer sent before the request body was read to its end (a refused upload) ends the connection and
-  // says so; otherwise the client reuses a connection that is dropped with the unread body, and its next
-  // request fails.
-  const hasBody = req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] ?? "0") !== "0";
-  const writeHead = res.writeHead;
-  res.writeHead = function (this: typeof res, ...args: Parameters<typeof writeHead>) {
-    if (hasBody && !req.readableEnded && !this.headersSent) this.setHeader("connection", "close");
-    return writeHead.apply(this, args);
-  } as typeof writeHead;
   void handle(req, res);
 });
 closeIdleConnections(server, env.idleTimeoutMs);
+closeGracefullyAfterEarlyAnswers(server);
 server.listen(env.port, env.host, () => {
   console.log(JSON.stringify({ level: "info", service: "web", message: "web server listening", url: env.publicUrl }));
 });

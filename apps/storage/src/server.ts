@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { closeIdleConnections, DepotError } from "@depot/contract";
+import { closeGracefullyAfterEarlyAnswers, closeIdleConnections, DepotError } from "@depot/contract";
 import { createApiKeyCheck } from "./http/api-key";
 import { type RequestContext, requestContext, type StorageContext } from "./http/context";
 import { sendError } from "./http/respond";
@@ -93,5 +93,6 @@ export function createStorageServer(ctx: StorageContext): Server {
     (req, res) => void handle(req, res),
   );
   closeIdleConnections(server, ctx.env.idleTimeoutMs);
+  closeGracefullyAfterEarlyAnswers(server);
   return server;
 }

@@ -1,10 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { closeGracefullyAfterEarlyAnswers, closeIdleConnections } from "@depot/contract";
 import next from "next";
 import { clientAddress } from "./lib/client-address";
 import { EnvError, getEnv } from "./lib/env";
-import { CLIENT_IP_HEADER } from "./lib/request";
+import { CLIENT_IP_HEADER, REQUEST_ID_HEADER } from "./lib/request";
 
 // Our own HTTP server rather than `next start`: Node's default 300 s request timeout would cut long
 // uploads, so uploads get no total limit and an idle timeout instead.
@@ -34,6 +35,7 @@ const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAli
     Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor,
     env.trustedProxies,
   );
+  req.headers[REQUEST_ID_HEADER] = randomUUID();
   void handle(req, res);
 });
 closeIdleConnections(server, env.idleTimeoutMs);

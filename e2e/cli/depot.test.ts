@@ -349,7 +349,7 @@ describe("the depot CLI, packed and installed with npm i -g", () => {
           const io = readFileSync(`/proc/${child.pid}/io`, "utf8");
           sentAtKill = Number(/^wchar: (\d+)$/m.exec(io)?.[1]);
           child.kill("SIGKILL");
-        }, 30);
+        }, 200);
       },
     });
     expect(first.signal, first.stderr).toBe("SIGKILL");

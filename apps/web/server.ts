@@ -4,6 +4,7 @@ import { closeGracefullyAfterEarlyAnswers, closeIdleConnections } from "@depot/c
 import next from "next";
 import { clientAddress } from "./lib/client-address";
 import { EnvError, getEnv } from "./lib/env";
+import { logger } from "./lib/log";
 import { CLIENT_IP_HEADER } from "./lib/request";
 
 // Our own HTTP server rather than `next start`: Node's default 300 s request timeout would cut long
@@ -39,7 +40,7 @@ const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAli
 closeIdleConnections(server, env.idleTimeoutMs);
 closeGracefullyAfterEarlyAnswers(server);
 server.listen(env.port, env.host, () => {
-  console.log(JSON.stringify({ level: "info", service: "web", message: "web server listening", url: env.publicUrl }));
+  logger.info({ url: env.publicUrl }, "web server listening");
 });
 
 const shutdown = () => {

@@ -11,7 +11,7 @@ import { chooseFiles, confirmAndSend, openUploader, throttleTus } from "../uploa
 const shots = process.env.UI_SCREENSHOTS;
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1440, height: 900 };
-const LONG_NAME = `${"very-long-cohort-extract-name-without-spaces-".repeat(5)}2026.csv`;
+const LONG_NAME = `${"very-long-cohort-extract-name-without-spaces-".repeat(5)}v2026.csv`;
 
 const pages = [
   { name: "dashboard", path: "/dashboard" },

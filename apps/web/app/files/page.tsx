@@ -142,7 +142,7 @@ export default async function FilesPage({ searchParams }: { searchParams: Search
             </>
           )}
         </p>
-        <table data-testid="file-table">
+        <table className="reflow" data-testid="file-table">
           <thead>
             <tr>
               <th>Name</th>
@@ -168,7 +168,7 @@ export default async function FilesPage({ searchParams }: { searchParams: Search
                     </span>
                   )}
                 </td>
-                <td>
+                <td data-label="Cohort · kind">
                   {cohortName} · {file.kind}
                   {file.kind === "precheck" && file.expiresAt && (
                     <div className="muted" data-testid="file-expires">
@@ -176,13 +176,13 @@ export default async function FilesPage({ searchParams }: { searchParams: Search
                     </div>
                   )}
                 </td>
-                <td>{STATUS_WORDS[file.status] ?? file.status}</td>
-                <td>{file.size === null ? "–" : formatBytes(file.size)}</td>
-                <td>
+                <td data-label="Status">{STATUS_WORDS[file.status] ?? file.status}</td>
+                <td data-label="Size">{file.size === null ? "–" : formatBytes(file.size)}</td>
+                <td data-label="Uploaded">
                   {formatTime(file.createdAt)}
                   <div className="muted">{uploaderEmail ?? "–"}</div>
                 </td>
-                <td>
+                <td data-label="sha256">
                   {file.sha256 ? (
                     <>
                       <code className="sha" data-testid="file-sha256" data-copy={file.sha256}>

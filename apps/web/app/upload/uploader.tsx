@@ -194,7 +194,7 @@ export function Uploader({ cohorts, maxUploadBytes, allowedExtensions, precheckR
             your files in this browser.
           </p>
           <div className="table-scroll">
-            <table>
+            <table className="reflow">
               <thead>
                 <tr>
                   <th>Name</th>
@@ -212,13 +212,13 @@ export function Uploader({ cohorts, maxUploadBytes, allowedExtensions, precheckR
                         {u.name}
                       </span>
                     </td>
-                    <td>
+                    <td data-label="Cohort · kind">
                       {u.cohortName} · {u.kind}
                     </td>
-                    <td>
+                    <td data-label="Received">
                       {formatBytes(u.offset)} of {formatBytes(u.length)}
                     </td>
-                    <td>{formatTime(u.updatedAt)}</td>
+                    <td data-label="Last activity">{formatTime(u.updatedAt)}</td>
                     <td>
                       {cohorts.some((c) => c.id === u.cohortId) && (
                         <button
@@ -367,7 +367,7 @@ export function Uploader({ cohorts, maxUploadBytes, allowedExtensions, precheckR
         <section className="card" data-testid="stored-files">
           <h2>Stored</h2>
           <div className="table-scroll">
-            <table data-testid="upload-list">
+            <table className="reflow" data-testid="upload-list">
               <thead>
                 <tr>
                   <th>Name</th>
@@ -390,13 +390,13 @@ export function Uploader({ cohorts, maxUploadBytes, allowedExtensions, precheckR
                       </a>
                       <Warnings file={s} />
                     </td>
-                    <td>
+                    <td data-label="Cohort · kind">
                       {s.cohortName} · {s.kind}
                       {s.expiresAt && <div className="muted">removed after {formatTime(s.expiresAt)}</div>}
                     </td>
-                    <td>{formatBytes(s.size)}</td>
-                    <td>
-                      <code data-testid="stored-sha256" data-copy={s.sha256}>
+                    <td data-label="Size">{formatBytes(s.size)}</td>
+                    <td data-label="sha256">
+                      <code className="sha" data-testid="stored-sha256" data-copy={s.sha256}>
                         {s.sha256}
                       </code>{" "}
                       <CopyButton text={s.sha256} />

@@ -17,6 +17,7 @@ import { createS3Client, S3_UPLOAD_PART_BYTES, S3_UPLOAD_QUEUE_SIZE } from "../a
 import { type RunningRgw, startRgw } from "../scripts/rgw";
 import {
   childEnv,
+  cpuSeconds,
   fixed,
   freePort,
   GiB,
@@ -199,9 +200,20 @@ async function s3Pair(databaseUrl: string, chunk: Buffer) {
   });
   const directMs: number[] = [];
   const serviceMs: number[] = [];
+  // CPU seconds per 1 GiB of each process on the path, summed over the rounds: where the time goes.
+  const cpu = { direct: { bench: 0, gateway: 0, osd: 0 }, service: { service: 0, gateway: 0, osd: 0 } };
+  const { gateway, osd } = rgw.pids();
+  const cpuOf = async (pid: number | null) => (pid ? cpuSeconds(pid) : 0);
   try {
     for (let round = 0; round < S3_ROUNDS; round++) {
+      let before = { self: process.cpuUsage(), gateway: await cpuOf(gateway), osd: await cpuOf(osd) };
       directMs.push(await directS3Upload(s3, rgw.bucket, `bench/direct-${round}`, UPLOAD_BYTES, chunk));
+      const self = process.cpuUsage(before.self);
+      cpu.direct.bench += (self.user + self.system) / 1e6 / S3_ROUNDS;
+      cpu.direct.gateway += ((await cpuOf(gateway)) - before.gateway) / S3_ROUNDS;
+      cpu.direct.osd += ((await cpuOf(osd)) - before.osd) / S3_ROUNDS;
+      before = { self: process.cpuUsage(), gateway: await cpuOf(gateway), osd: await cpuOf(osd) };
+      const serviceBefore = await cpuSeconds(service.pid);
       const viaService = await runClient({
         mode: "plain",
         baseUrl: service.url,
@@ -210,6 +222,9 @@ async function s3Pair(databaseUrl: string, chunk: Buffer) {
       });
       checkStored("upload to the s3 disk", viaService, UPLOAD_BYTES, chunk);
       serviceMs.push(viaService.ms);
+      cpu.service.service += ((await cpuSeconds(service.pid)) - serviceBefore) / S3_ROUNDS;
+      cpu.service.gateway += ((await cpuOf(gateway)) - before.gateway) / S3_ROUNDS;
+      cpu.service.osd += ((await cpuOf(osd)) - before.osd) / S3_ROUNDS;
       await s3.send(new DeleteObjectCommand({ Bucket: rgw.bucket, Key: `${s3Disk.prefix}bench/s3-${round}` }));
     }
   } finally {
@@ -228,7 +243,12 @@ async function s3Pair(databaseUrl: string, chunk: Buffer) {
     Math.min(...serviceMs),
     `sha256 ok; vs direct: ${fixed(mbPerSecond(UPLOAD_BYTES, Math.min(...serviceMs)) / directRate, 2)}; runs ${runs(serviceMs)} MB/s`,
   );
-  return { directRate, s3ServiceRate, directMs, serviceMs };
+  const line = (o: Record<string, number>) =>
+    Object.entries(o)
+      .map(([name, seconds]) => `${name} ${fixed(seconds, 1)} s`)
+      .join(" + ");
+  console.log(`   CPU per 1 GiB, direct: ${line(cpu.direct)}; via service: ${line(cpu.service)}`);
+  return { directRate, s3ServiceRate, directMs, serviceMs, cpu };
 }
 
 async function main(): Promise<void> {
@@ -346,7 +366,7 @@ async function main(): Promise<void> {
     );
   }
 
-  const { directRate, s3ServiceRate, directMs, serviceMs } = await s3Pair(databaseUrl, chunk);
+  const { directRate, s3ServiceRate, directMs, serviceMs, cpu: s3Cpu } = await s3Pair(databaseUrl, chunk);
 
   const table: TableRow[] = [
     { figure: "raw write + fsync, 1 GiB", unit: "MB/s", depot: null, baseline: writeRate, ratio: null },
@@ -399,6 +419,7 @@ async function main(): Promise<void> {
         s3QueueSize: S3_QUEUE_SIZE,
         s3DirectMs: directMs,
         s3ServiceMs: serviceMs,
+        s3CpuSecondsPerGiB: s3Cpu,
       },
     };
     await writeFile(jsonOut, `${JSON.stringify(results, null, 2)}\n`);

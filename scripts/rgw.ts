@@ -58,6 +58,8 @@ export interface RunningRgw {
     force_path_style: true;
     prefix: string;
   };
+  /** The pids of radosgw and the OSD (for CPU accounting). */
+  pids(): { gateway: number | null; osd: number | null };
   /** SIGKILLs radosgw only (the S3 endpoint goes away; the objects stay in the OSD). */
   killGateway(): Promise<void>;
   /** Starts radosgw again on the same port and waits until the bucket answers. */
@@ -428,6 +430,7 @@ export async function startRgw(options: RgwOptions = {}): Promise<RunningRgw> {
       prefix: "depot/",
       ...overrides,
     }),
+    pids: () => ({ gateway: daemonPid(dir, "client.rgw.depot"), osd: daemonPid(dir, "osd.0") }),
     killGateway: () => killGateway(dir),
     startGateway: () => startGateway(dir, endpoint),
     async stop() {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { closeGracefullyAfterEarlyAnswers, closeIdleConnections, DepotError } from "@depot/contract";
+import { createDb } from "@depot/db";
 import { createApiKeyCheck } from "./http/api-key";
 import { type RequestContext, requestContext, type StorageContext } from "./http/context";
 import { sendError } from "./http/respond";
@@ -7,12 +8,13 @@ import { describeError, log } from "./log";
 import { health } from "./routes/health";
 import * as maintenance from "./routes/maintenance";
 import * as objects from "./routes/objects";
-import * as tus from "./routes/tus";
+import { createTusRoute } from "./routes/tus";
+import { PgLocker } from "./tus/locker";
 
 export type Handler = (ctx: StorageContext, request: RequestContext, params: string[]) => Promise<void>;
 type Route = { path: RegExp; methods: Partial<Record<string, Handler>> };
 
-const routes: Route[] = [
+const baseRoutes: Route[] = [
   { path: /^\/internal\/storage\/health$/, methods: { GET: health } },
   { path: /^\/internal\/storage\/upload$/, methods: { POST: objects.upload, PUT: objects.upload } },
   { path: /^\/internal\/storage\/download$/, methods: { GET: objects.download, HEAD: objects.download } },
@@ -27,12 +29,9 @@ const routes: Route[] = [
   { path: /^\/internal\/storage\/usage$/, methods: { GET: objects.usage } },
   { path: /^\/internal\/storage\/cleanup$/, methods: { POST: maintenance.cleanup } },
   { path: /^\/internal\/storage\/verify_integrity$/, methods: { POST: maintenance.verifyIntegrity } },
-  { path: /^\/internal\/tus\/?$/, methods: { OPTIONS: tus.options, POST: tus.create } },
-  {
-    path: /^\/internal\/tus\/([A-Za-z0-9]{1,64})$/,
-    methods: { OPTIONS: tus.options, HEAD: tus.head, PATCH: tus.patch, DELETE: tus.terminate },
-  },
 ];
+
+const TUS_PATH = /^\/internal\/tus(\/[A-Za-z0-9]{0,64})?$/;
 
 /** Refusals of where a request points (bad key, unknown disk) are audited as denied. */
 const DENIALS = new Set(["invalid_key", "unknown_disk"]);
@@ -40,11 +39,21 @@ const DENIALS = new Set(["invalid_key", "unknown_disk"]);
 /** The internal storage API. Every route needs the X-API-Key; nothing here is for the public network. */
 export function createStorageServer(ctx: StorageContext): Server {
   const isAuthorized = createApiKeyCheck(ctx.env.apiKey);
+  // The tus locks live in PostgreSQL, one reserved connection per request holding a lock.
+  const locks = createDb(ctx.env.databaseUrl, { max: 32 });
+  const locker = new PgLocker(locks.sql);
+  const tus = createTusRoute(ctx, locker);
+  const routes: Route[] = [
+    ...baseRoutes,
+    { path: TUS_PATH, methods: { OPTIONS: tus, POST: tus, HEAD: tus, PATCH: tus, DELETE: tus, GET: tus } },
+  ];
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const request = requestContext(ctx, req, res);
     const path = request.url.pathname;
     res.setHeader("x-request-id", request.requestId);
+    // tus: every answer but OPTIONS carries Tus-Resumable, refusals by this server (API key, method) included.
+    if (TUS_PATH.test(path) && req.method !== "OPTIONS") res.setHeader("tus-resumable", "1.0.0");
     try {
       if (!isAuthorized(req)) {
         log("warn", "request refused: missing or wrong API key", {
@@ -92,6 +101,9 @@ export function createStorageServer(ctx: StorageContext): Server {
     { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 },
     (req, res) => void handle(req, res),
   );
+  server.once("close", () => {
+    void locker.stop().then(() => locks.close());
+  });
   closeIdleConnections(server, ctx.env.idleTimeoutMs);
   closeGracefullyAfterEarlyAnswers(server);
   return server;

@@ -1,7 +1,6 @@
 import {
   type AuditEntry,
   abandonedUploads,
-  activeUploadIds,
   type Database,
   expiredPrecheckFiles,
   markFileDeleted,
@@ -13,7 +12,6 @@ import {
 import { sql } from "drizzle-orm";
 import type { Disks } from "../drivers";
 import type { StorageDriver } from "../drivers/driver";
-import { deleteByPrefix } from "../drivers/listing";
 
 export type CleanupCategory = "expired_precheck" | "abandoned_upload" | "untracked_object" | "stale_temporary";
 
@@ -43,7 +41,6 @@ export interface CleanupReport {
 
 export type Audit = (entry: Omit<AuditEntry, "serverRole" | "requestId" | "actor">, db?: Queryable) => Promise<unknown>;
 
-const TUS_STAGING = /^tus-staging\/([A-Za-z0-9]+)\//;
 const PAGE = 500;
 const hoursSince = (date: Date, now: Date) => Math.round(((now.getTime() - date.getTime()) / 3600_000) * 10) / 10;
 
@@ -144,14 +141,19 @@ export async function runCleanup(
         {
           category: "abandoned_upload",
           disk: name,
-          key: `tus-staging/${upload.id}/`,
+          key: `tus:${upload.id}`,
           fileId: file.id,
           bytes: upload.offset,
           ageHours: hoursSince(upload.updatedAt, now),
         },
         async () => {
-          await deleteByPrefix(driver, `tus-staging/${upload.id}/`);
           await ctx.db.transaction(async (tx) => {
+            // The upload's tus lock (PgLocker takes the same key): a request still writing to it keeps it.
+            const [lock] = await tx.execute<{ acquired: boolean }>(
+              sql`select pg_try_advisory_xact_lock(hashtextextended(${`depot:tus:${upload.id}`}, 0)) as acquired`,
+            );
+            if (!lock?.acquired) throw Object.assign(new Error("upload in use"), { code: "in_use" });
+            await driver.resumable.discard(upload.id, file.storageKey, upload.backend);
             await setResumableStatus(tx, upload.id, "terminated");
             await markFileFailed(tx, file.id);
             await options.audit(
@@ -237,27 +239,22 @@ export async function runCleanup(
   return report;
 }
 
-/** Objects older than `cutoff` that no live file row and no active resumable upload accounts for. */
+/**
+ * Objects older than `cutoff` that no live file row accounts for. Unfinished resumable uploads are not objects
+ * (a hidden file on a local disk, a multipart upload on S3); their rows say when they are abandoned.
+ */
 export async function untrackedObjects(db: Database, disk: string, driver: StorageDriver, cutoff?: Date) {
   const found: { key: string; size: number; modifiedAt: Date }[] = [];
   let cursor: string | undefined;
   do {
     const page = await driver.list("", { limit: PAGE, cursor });
-    const uploadIds = [
-      ...new Set(page.items.map((i) => TUS_STAGING.exec(i.key)?.[1]).filter((id): id is string => !!id)),
-    ];
-    const [tracked, active] = await Promise.all([
-      trackedKeys(
-        db,
-        disk,
-        page.items.map((i) => i.key),
-      ),
-      activeUploadIds(db, uploadIds),
-    ]);
+    const tracked = await trackedKeys(
+      db,
+      disk,
+      page.items.map((i) => i.key),
+    );
     for (const item of page.items) {
-      const uploadId = TUS_STAGING.exec(item.key)?.[1];
-      const accounted = uploadId ? active.has(uploadId) : tracked.has(item.key);
-      if (!accounted && (!cutoff || item.modifiedAt < cutoff)) found.push(item);
+      if (!tracked.has(item.key) && (!cutoff || item.modifiedAt < cutoff)) found.push(item);
     }
     cursor = page.nextCursor ?? undefined;
   } while (cursor);

@@ -123,7 +123,7 @@ export default async function DashboardPage() {
                   <td>{u.name}</td>
                   <td>{u.cohortName}</td>
                   <td>
-                    {formatBytes(u.offset)} of {formatBytes(u.length)}
+                    {formatBytes(u.offset)} of {u.length === null ? "a length still to come" : formatBytes(u.length)}
                   </td>
                   <td className="muted">last activity {u.updatedAt.toISOString().slice(0, 16).replace("T", " ")}</td>
                 </tr>

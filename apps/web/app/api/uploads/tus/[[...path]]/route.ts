@@ -128,6 +128,13 @@ export async function OPTIONS() {
 /** Creation (with its optional first bytes): metadata cohortId, kind, filename (and filetype), base64 per tus. */
 async function create(req: Request, user: User, info: RequestInfo, id: string): Promise<Response> {
   if (id) throw new DepotError("bad_request", "create uploads at /api/uploads/tus/");
+  if (req.headers.has("upload-concat")) {
+    // Partial uploads carry none of Depot's metadata; storage judges concatenation (it refuses it) before any file.
+    const reply = await storageClient().post("internal/tus/", {
+      headers: { ...forwardedHeaders(info, user), ...tusHeadersOf(req), "content-length": "0" },
+    });
+    return relay({ statusCode: reply.statusCode, headers: reply.headers, body: reply.body });
+  }
   // Depot's own fields in the metadata choose the cohort and name the file; storage checks the protocol.
   const metadata = parseUploadMetadata(req.headers.get("upload-metadata") ?? undefined);
   const file = await beginUpload(user, {

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { closeGracefullyAfterEarlyAnswers, closeIdleConnections, createApiKeyCheck, DepotError } from "@depot/contract";
@@ -7,7 +8,7 @@ import { clientAddress } from "./lib/client-address";
 import { EnvError, getEnv } from "./lib/env";
 import { logger } from "./lib/log";
 import { isUploadRequest, WEB_ROUTES } from "./lib/metrics";
-import { CLIENT_IP_HEADER } from "./lib/request";
+import { CLIENT_IP_HEADER, REQUEST_ID_HEADER } from "./lib/request";
 
 // Our own HTTP server rather than `next start`: Node's default 300 s request timeout would cut long
 // uploads, so uploads get no total limit and an idle timeout instead.
@@ -49,6 +50,7 @@ const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAli
     Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor,
     env.trustedProxies,
   );
+  req.headers[REQUEST_ID_HEADER] = randomUUID();
   void handle(req, res);
 });
 instrumentServer(server, { routes: WEB_ROUTES, isUpload: isUploadRequest });

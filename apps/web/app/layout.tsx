@@ -23,6 +23,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
                 <a href="/dashboard">Dashboard</a>
                 <a href="/upload">Upload</a>
                 <a href="/files">Files</a>
+                <a href="/tokens">Tokens</a>
                 {isAdministrator(user) && <a href="/audit">Audit</a>}
                 {isAdministrator(user) && <a href="/admin">Admin</a>}
               </>

@@ -17,6 +17,7 @@ test("migrations apply to an empty database, then again as a no-op", async () =>
       { tablename: string }[]
     >`select tablename from pg_tables where schemaname = 'public' order by 1`;
     expect(tables.map((t) => t.tablename)).toEqual([
+      "access_tokens",
       "cohort_memberships",
       "cohorts",
       "files",

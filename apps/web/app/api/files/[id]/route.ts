@@ -13,14 +13,14 @@ export const dynamic = "force-dynamic";
 type Context = { params: Promise<{ id: string }> };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-async function fileFor(user: User, id: string, action: "download" | "delete") {
+async function fileFor(user: User, id: string, action: "read" | "delete") {
   return requireFilePermission(user, action, UUID.test(id) ? await findFile(db(), id) : undefined);
 }
 
 export function GET(_req: Request, context: Context) {
   return api(async () => {
     const user = await requireUser();
-    const file = await fileFor(user, (await context.params).id, "download");
+    const file = await fileFor(user, (await context.params).id, "read");
     return Response.json({
       id: file.id,
       name: file.originalName,

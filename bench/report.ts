@@ -202,7 +202,7 @@ function buildRows(storage: BenchJson, web: BenchJson, load: BenchJson, tus: { r
       depot: `${num(webTus.depot)} MB/s`,
       baseline: `${num(webTus.baseline)} MB/s: straight to storage`,
       ratio: num(webTus.ratio, 2),
-      meaning: `Resumable uploads cost ${num(1 / (webTus.ratio ?? 1), 1)}× the time of a plain one: every chunk is a request with its own session and database checks and its own fsynced file, and the last PATCH reads all chunks back, hashes them and writes the object a second time (${num((web.details.tusLastPatchMs ?? 0) / 1000, 1)} s of ${num(1024 ** 3 / MB / (webTus.depot ?? 1), 1)} s).`,
+      meaning: `Resumable uploads cost ${num(1 / (webTus.ratio ?? 1), 1)}× the time of a plain one: every chunk is a request with its own session, ownership and database checks, a lock in PostgreSQL and an fsync; completion only renames the appended file (the last PATCH took ${num((web.details.tusLastPatchMs ?? 0) / 1000, 1)} s of ${num(1024 ** 3 / MB / (webTus.depot ?? 1), 1)} s).`,
     },
     {
       figure: "Depot tus through the web vs @tus/server",
@@ -210,7 +210,7 @@ function buildRows(storage: BenchJson, web: BenchJson, load: BenchJson, tus: { r
       baseline: `${num(tus.rate)} MB/s: @tus/server + @tus/file-store, same client, same chunks`,
       ratio: num((webTus.depot ?? 0) / tus.rate, 2),
       meaning:
-        "The peer for resumable uploads. @tus/server appends each PATCH to one file with no fsync, no hash, no auth and no database; Depot authenticates every PATCH, audits, fsyncs each chunk and joins and hashes at the end, and goes through two processes.",
+        "The peer for resumable uploads. Both are @tus/server appending to one file; Depot also authenticates every PATCH in the web, holds a PostgreSQL advisory lock, hashes sha256 while the bytes stream, fsyncs before each 204, records the offset and audits, and goes through two processes.",
     },
     {
       figure: "Depot tus straight to storage vs @tus/server",
@@ -218,7 +218,7 @@ function buildRows(storage: BenchJson, web: BenchJson, load: BenchJson, tus: { r
       baseline: `${num(tus.rate)} MB/s: @tus/server + @tus/file-store`,
       ratio: num((storageTus.depot ?? 0) / tus.rate, 2),
       meaning:
-        "The same comparison without the web hop (storage benchmark's tus step): what the chunk-file design itself costs against a single appended file.",
+        "The same comparison without the web hop (storage benchmark's tus step): what Depot's DataStore (PostgreSQL state and lock, sha256, fsync, audit) costs over @tus/file-store.",
     },
     {
       figure: "S3 disk through the storage service (Ceph RADOS Gateway, 1 GiB)",

@@ -354,7 +354,7 @@ async function main(): Promise<void> {
   await service.stop();
   await emptyDisk();
   const tusRate = report(
-    `5. tus upload (${TUS_CHUNK_BYTES / MiB} MiB PATCHes, then the join)`,
+    `5. tus upload (${TUS_CHUNK_BYTES / MiB} MiB PATCHes, then the rename)`,
     UPLOAD_BYTES,
     tus.ms,
     `sha256 ok; vs plain upload: ${fixed(mbPerSecond(UPLOAD_BYTES, tus.ms) / plainRate, 2)}`,

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { closeGracefullyAfterEarlyAnswers, closeIdleConnections, createApiKeyCheck, DepotError } from "@depot/contract";
+import { createDb } from "@depot/db";
 import { instrumentServer, sendMetrics, startProcessMetrics } from "@depot/telemetry";
 import { type RequestContext, requestContext, type StorageContext } from "./http/context";
 import { sendError } from "./http/respond";
@@ -7,12 +8,13 @@ import { describeError, log } from "./log";
 import { health } from "./routes/health";
 import * as maintenance from "./routes/maintenance";
 import * as objects from "./routes/objects";
-import * as tus from "./routes/tus";
+import { createTusRoute } from "./routes/tus";
+import { PgLocker } from "./tus/locker";
 
 export type Handler = (ctx: StorageContext, request: RequestContext, params: string[]) => Promise<void>;
 type Route = { path: RegExp; label: string; methods: Partial<Record<string, Handler>> };
 
-const routes: Route[] = [
+const baseRoutes: Route[] = [
   { path: /^\/internal\/storage\/health$/, label: "/internal/storage/health", methods: { GET: health } },
   {
     path: /^\/internal\/storage\/upload$/,
@@ -48,14 +50,10 @@ const routes: Route[] = [
     label: "/internal/storage/verify_integrity",
     methods: { POST: maintenance.verifyIntegrity },
   },
-  { path: /^\/internal\/tus\/?$/, label: "/internal/tus", methods: { OPTIONS: tus.options, POST: tus.create } },
-  {
-    path: /^\/internal\/tus\/([A-Za-z0-9]{1,64})$/,
-    label: "/internal/tus/:id",
-    methods: { OPTIONS: tus.options, HEAD: tus.head, PATCH: tus.patch, DELETE: tus.terminate },
-  },
   { path: /^\/metrics$/, label: "/metrics", methods: { GET: async (_ctx, request) => sendMetrics(request.res) } },
 ];
+
+const TUS_PATH = /^\/internal\/tus(\/[A-Za-z0-9]{0,64})?$/;
 
 /** Refusals of where a request points (bad key, unknown disk) are audited as denied. */
 const DENIALS = new Set(["invalid_key", "unknown_disk"]);
@@ -66,11 +64,23 @@ export function createStorageServer(ctx: StorageContext): Server {
   // Prometheus sends its credentials as a bearer token; only the scrape accepts that form.
   const isScrapeAuthorized = createApiKeyCheck(ctx.env.apiKey, { allowBearer: true });
   startProcessMetrics("storage");
+  // The tus locks live in PostgreSQL, one reserved connection per request holding a lock.
+  const locks = createDb(ctx.env.databaseUrl, { max: 32 });
+  const locker = new PgLocker(locks.sql);
+  const tus = createTusRoute(ctx, locker);
+  const methods = { OPTIONS: tus, POST: tus, HEAD: tus, PATCH: tus, DELETE: tus, GET: tus };
+  const routes: Route[] = [
+    ...baseRoutes,
+    { path: /^\/internal\/tus\/?$/, label: "/internal/tus", methods },
+    { path: /^\/internal\/tus\/([A-Za-z0-9]{1,64})$/, label: "/internal/tus/:id", methods },
+  ];
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const request = requestContext(ctx, req, res);
     const path = request.url.pathname;
     res.setHeader("x-request-id", request.requestId);
+    // tus: every answer but OPTIONS carries Tus-Resumable, refusals by this server (API key, method) included.
+    if (TUS_PATH.test(path) && req.method !== "OPTIONS") res.setHeader("tus-resumable", "1.0.0");
     try {
       if (!(path === "/metrics" ? isScrapeAuthorized(req) : isAuthorized(req))) {
         log("warn", "request refused: missing or wrong API key", {
@@ -124,6 +134,9 @@ export function createStorageServer(ctx: StorageContext): Server {
       (route === "/internal/storage/upload" && (method === "POST" || method === "PUT")) ||
       (route === "/internal/tus/:id" && method === "PATCH") ||
       (route === "/internal/tus" && method === "POST"),
+  });
+  server.once("close", () => {
+    void locker.stop().then(() => locks.close());
   });
   closeIdleConnections(server, ctx.env.idleTimeoutMs);
   closeGracefullyAfterEarlyAnswers(server);

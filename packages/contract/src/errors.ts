@@ -20,6 +20,7 @@ export const ERROR_STATUS = {
   chunk_checksum_mismatch: 460,
   client_closed: 499,
   internal: 500,
+  not_implemented: 501,
   bad_gateway: 502,
   unavailable: 503,
   disk_full: 507,

@@ -377,6 +377,87 @@ export function runDriverConformance(name: string, setup: () => Promise<Conforma
       });
     });
 
+    describe("resumable uploads", () => {
+      const append = async (
+        id: string,
+        key: string,
+        state: { backend: Record<string, unknown>; offset: number },
+        source: Readable,
+        length: number | null,
+      ) => {
+        const durable: Buffer[] = [];
+        const result = await driver.resumable.append({
+          id,
+          key,
+          backend: state.backend,
+          offset: state.offset,
+          length,
+          source,
+          onDurable: (chunk) => durable.push(Buffer.from(chunk)),
+        });
+        return { ...result, durable: Buffer.concat(durable) };
+      };
+
+      it("appends PATCH after PATCH (short ones too) and finishes into one object without a copy", async () => {
+        const data = randomBytes(9 * MiB + 333);
+        const cuts = [0, 100, 3 * MiB, 3 * MiB + 7, 9 * MiB + 333];
+        const key = "c1/2026/01/resumable";
+        let state = { backend: await driver.resumable.begin("up1", key), offset: 0 };
+        const seen: Buffer[] = [];
+        for (let i = 0; i + 1 < cuts.length; i++) {
+          const result = await append("up1", key, state, sourceOf(data.subarray(cuts[i], cuts[i + 1])), data.length);
+          expect(result.error).toBeUndefined();
+          expect(result.offset).toBe(cuts[i + 1]);
+          seen.push(result.durable);
+          state = { backend: result.backend, offset: result.offset };
+        }
+        // onDurable saw every byte once, in order: the running sha256 can follow it.
+        expect(sha256Of(Buffer.concat(seen))).toBe(sha256Of(data));
+        expect(await driver.stat(key)).toBeNull();
+        await driver.resumable.finish({ id: "up1", key, backend: state.backend, length: data.length });
+        expect(sha256Of(await readAll(await driver.read(key)))).toBe(sha256Of(data));
+        // A retried completion succeeds and changes nothing.
+        await driver.resumable.finish({ id: "up1", key, backend: state.backend, length: data.length });
+        expect((await driver.stat(key))?.size).toBe(data.length);
+      });
+
+      it("keeps the bytes before a source that failed midway, and the upload continues from there", async () => {
+        const key = "c1/2026/01/interrupted";
+        const begun = await driver.resumable.begin("up2", key);
+        const first = generatedSource(2 * MiB + 5, "error");
+        const result = await append("up2", key, { backend: begun, offset: 0 }, first.stream, 3 * MiB);
+        expect(result.error).toBeDefined();
+        expect(result.offset).toBe(2 * MiB + 5);
+        expect(result.durable.length).toBe(2 * MiB + 5);
+        const rest = randomBytes(3 * MiB - result.offset);
+        const second = await append(
+          "up2",
+          key,
+          { backend: result.backend, offset: result.offset },
+          sourceOf(rest),
+          3 * MiB,
+        );
+        expect(second.offset).toBe(3 * MiB);
+        await driver.resumable.finish({ id: "up2", key, backend: second.backend, length: 3 * MiB });
+        const stored = await readAll(await driver.read(key));
+        expect(stored.subarray(result.offset).equals(rest)).toBe(true);
+        expect(sha256Of(stored)).toBe(sha256Of(Buffer.concat([result.durable, rest])));
+      });
+
+      it("finishes a 0-byte upload, and discard leaves nothing behind", async () => {
+        const key = "c1/2026/01/empty";
+        const backend = await driver.resumable.begin("up3", key);
+        await driver.resumable.finish({ id: "up3", key, backend, length: 0 });
+        expect((await driver.stat(key))?.size).toBe(0);
+        const gone = "c1/2026/01/discarded";
+        const kept = await driver.resumable.begin("up4", gone);
+        const partial = await append("up4", gone, { backend: kept, offset: 0 }, sourceOf(randomBytes(1000)), 5000);
+        await driver.resumable.discard("up4", gone, partial.backend);
+        expect(await driver.stat(gone)).toBeNull();
+        expect((await sortedRaw()).filter((name) => name.includes("up4"))).toEqual([]);
+      });
+    });
+
     describe("invalid keys", () => {
       it.each(INVALID_KEYS)("refuses %j on write, read, stat and delete with invalid_key", async (key) => {
         await expectDepotError(write(key, Buffer.from("payload")), "invalid_key");

@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import type { ResumableStore } from "./resumable";
 
 export interface WriteOptions {
   /** The write fails with too_large as soon as more bytes than this arrive. */
@@ -52,6 +53,8 @@ export interface DiskUsage {
  */
 export interface StorageDriver {
   readonly kind: "local" | "s3";
+  /** Resumable (tus) uploads on this disk, each byte written once. */
+  readonly resumable: ResumableStore;
   /** Streams `source` into a temporary object and makes it visible at `key` only when complete and verified. */
   write(key: string, source: Readable, options: WriteOptions): Promise<WriteResult>;
   /** Throws not_found for a missing key; `range` must lie within the object (the caller checks with stat). */

@@ -16,6 +16,7 @@ import {
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
+  UploadPartCommand,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
@@ -33,6 +34,7 @@ import type {
 } from "./driver";
 import { usageByPrefix } from "./listing";
 import { checkExpectations, Meter } from "./meter";
+import type { AppendResult, BackendState, ResumableStore } from "./resumable";
 
 /** Internal objects start with "." so they can never collide with a valid key (segments start alphanumeric). */
 const TEMP_PREFIX = ".tmp/";
@@ -128,11 +130,13 @@ export class S3Driver implements StorageDriver {
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly client: S3Client;
+  readonly resumable: ResumableStore;
 
   constructor(config: S3DiskConfig, client?: S3Client) {
     this.bucket = config.bucket;
     this.prefix = config.prefix;
     this.client = client ?? createS3Client(config);
+    this.resumable = new S3Resumable(this.client, this.bucket, (key) => this.objectKey(key), this.prefix);
   }
 
   private objectKey(key: string): string {
@@ -484,3 +488,204 @@ function firstFailure(
 }
 
 const maxString = (a: string, b: string) => (a > b ? a : b);
+
+/** Multipart parts of a resumable upload; S3 wants at least 5 MiB in every part but the last. */
+const RESUMABLE_PART_BYTES = 8 * 1024 * 1024;
+const MIN_PART_BYTES = 5 * 1024 * 1024;
+
+interface S3Backend extends BackendState {
+  multipartId: string;
+  parts: { n: number; etag: string; size: number }[];
+  /** Bytes kept in the tail object: the end of a PATCH too short for a part, joined to the next part later. */
+  tail: number;
+}
+
+const asBackend = (backend: BackendState): S3Backend => {
+  const b = backend as Partial<S3Backend>;
+  if (typeof b.multipartId !== "string" || !Array.isArray(b.parts) || typeof b.tail !== "number") {
+    throw new DepotError("internal", "the upload's S3 state is missing");
+  }
+  return { multipartId: b.multipartId, parts: [...b.parts], tail: b.tail };
+};
+
+/**
+ * A resumable upload on S3: a multipart upload straight at the object's final key. Each full part is sent as
+ * it arrives (one in flight while the next fills, 8 MiB each, so memory stays bounded); what is left at the end of
+ * a PATCH goes to a small tail object, read back and sent with the next part. CompleteMultipartUpload finishes.
+ */
+class S3Resumable implements ResumableStore {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly objectKey: (key: string) => string,
+    private readonly prefix: string,
+  ) {}
+
+  private tailKey(id: string): string {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new DepotError("invalid_key", "not an upload id");
+    return `${this.prefix}.tus/${id}.tail`;
+  }
+
+  private async send<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw mapS3Error(error);
+    }
+  }
+
+  async begin(_id: string, key: string): Promise<BackendState> {
+    const { UploadId } = await this.send(() =>
+      this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.objectKey(key) })),
+    );
+    if (!UploadId) throw new DepotError("unavailable", "S3 returned no multipart upload id");
+    return { multipartId: UploadId, parts: [], tail: 0 } satisfies S3Backend;
+  }
+
+  private async uploadPart(key: string, state: S3Backend, body: Buffer): Promise<void> {
+    const n = (state.parts.at(-1)?.n ?? 0) + 1;
+    const { ETag } = await this.send(() =>
+      this.client.send(
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          UploadId: state.multipartId,
+          PartNumber: n,
+          Body: body,
+          ContentLength: body.length,
+        }),
+      ),
+    );
+    state.parts.push({ n, etag: ETag ?? "", size: body.length });
+  }
+
+  private async readTail(id: string, size: number): Promise<Buffer> {
+    if (size === 0) return Buffer.alloc(0);
+    const output = await this.send(() =>
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.tailKey(id) })),
+    );
+    const bytes = Buffer.from((await output.Body?.transformToByteArray()) ?? []);
+    if (bytes.length !== size) throw new DepotError("internal", "the upload's tail object has the wrong size");
+    return bytes;
+  }
+
+  async append(input: Parameters<ResumableStore["append"]>[0]): Promise<AppendResult> {
+    const state = asBackend(input.backend);
+    const kept = () => state.parts.reduce((n, p) => n + p.size, 0) + state.tail;
+    if (kept() !== input.offset) throw new DepotError("internal", "the upload's S3 state does not match its offset");
+    // The buffer starts with the tail (already durable and hashed); `fresh` counts the bytes after it.
+    const chunks: Buffer[] = [await this.readTail(input.id, state.tail)];
+    let buffered = state.tail;
+    let oldTail = state.tail;
+    let failure: unknown;
+    let pending: Promise<void> = Promise.resolve();
+    const flushPart = async (final: boolean) => {
+      const all = Buffer.concat(chunks);
+      const size = final ? all.length : RESUMABLE_PART_BYTES;
+      const body = all.subarray(0, size);
+      chunks.length = 0;
+      chunks.push(all.subarray(size));
+      buffered = all.length - size;
+      const freshStart = oldTail;
+      oldTail = 0;
+      await pending;
+      pending = (async () => {
+        await this.uploadPart(input.key, state, body);
+        // The old tail is now inside a part: the durable end is the parts alone until a new tail is stored.
+        state.tail = 0;
+        if (body.length > freshStart) input.onDurable(body.subarray(freshStart));
+      })();
+      pending.catch(() => {});
+    };
+    try {
+      for await (const chunk of input.source as AsyncIterable<Buffer>) {
+        chunks.push(chunk);
+        buffered += chunk.length;
+        if (buffered >= RESUMABLE_PART_BYTES) await flushPart(false);
+      }
+    } catch (error) {
+      failure = error;
+    }
+    try {
+      await pending;
+      const rest = Buffer.concat(chunks);
+      const ends = input.length !== null && kept() + rest.length === input.length;
+      if (rest.length > oldTail || (ends && rest.length > 0)) {
+        if (ends || rest.length >= MIN_PART_BYTES) {
+          chunks.length = 0;
+          chunks.push(rest);
+          await flushPart(true);
+          await pending;
+        } else {
+          await this.send(() =>
+            this.client.send(
+              new PutObjectCommand({
+                Bucket: this.bucket,
+                Key: this.tailKey(input.id),
+                Body: rest,
+                ContentLength: rest.length,
+              }),
+            ),
+          );
+          state.tail = rest.length;
+          input.onDurable(rest.subarray(oldTail));
+        }
+      }
+    } catch (error) {
+      failure ??= error;
+    }
+    return { offset: kept(), backend: state, ...(failure === undefined ? {} : { error: mapS3Error(failure) }) };
+  }
+
+  async readKept(): Promise<Readable | null> {
+    return null; // parts of an unfinished multipart upload cannot be read back
+  }
+
+  async finish(input: { id: string; key: string; backend: BackendState; length: number }): Promise<void> {
+    const state = asBackend(input.backend);
+    const objectKey = this.objectKey(input.key);
+    if (state.tail > 0) {
+      await this.uploadPart(input.key, state, await this.readTail(input.id, state.tail));
+      state.tail = 0;
+    }
+    try {
+      if (state.parts.length === 0) {
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: Buffer.alloc(0) }));
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId: state.multipartId }))
+          .catch(() => undefined);
+      } else {
+        await this.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: objectKey,
+            UploadId: state.multipartId,
+            MultipartUpload: { Parts: state.parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
+          }),
+        );
+      }
+    } catch (error) {
+      // Completed before (a retried completion): the object is there with the upload's length.
+      const placed = await this.client
+        .send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }))
+        .catch(() => undefined);
+      if (placed?.ContentLength !== input.length) throw mapS3Error(error);
+    }
+    await this.client
+      .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.tailKey(input.id) }))
+      .catch(() => undefined);
+  }
+
+  async discard(id: string, key: string, backend: BackendState): Promise<void> {
+    const multipartId = (backend as Partial<S3Backend>).multipartId;
+    if (typeof multipartId === "string") {
+      // s3rver answers 405 to AbortMultipartUpload; the parts then stay until a bucket lifecycle rule ends them.
+      await this.client
+        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.objectKey(key), UploadId: multipartId }))
+        .catch(() => undefined);
+    }
+    await this.client
+      .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.tailKey(id) }))
+      .catch(() => undefined);
+  }
+}

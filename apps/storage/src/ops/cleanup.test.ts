@@ -76,6 +76,8 @@ async function scenario(storage: Storage) {
       kind: "submission",
     });
     const uploadId = randomUUID().replaceAll("-", "");
+    const { driver } = storage.disks.get("workspace");
+    await driver.resumable.begin(uploadId, file.storageKey);
     await createResumableUpload(storage.db, {
       id: uploadId,
       fileId: file.id,
@@ -88,7 +90,7 @@ async function scenario(storage: Storage) {
       .update(resumableUploads)
       .set({ offset: 10, updatedAt: updated })
       .where(eq(resumableUploads.id, uploadId));
-    place(`tus-staging/${uploadId}/0000000000000000`, "0123456789", updated);
+    place(`.tus/${uploadId}`, "0123456789", updated);
     return { file, uploadId };
   };
   const active = await resumable(new Date(Date.now() - HOUR));
@@ -128,7 +130,7 @@ describe("cleanup", () => {
     expect(removed).toEqual(
       expect.arrayContaining([
         `expired_precheck:${s.oldPrecheck.storageKey}`,
-        `abandoned_upload:tus-staging/${s.abandoned.uploadId}/`,
+        `abandoned_upload:tus:${s.abandoned.uploadId}`,
         `untracked_object:${s.untrackedKey}`,
         "stale_temporary:.tmp/dead-write.part",
       ]),
@@ -139,7 +141,7 @@ describe("cleanup", () => {
     expect((await findFile(storage.db, s.oldPrecheck.id))?.status).toBe("deleted");
     expect(existsSync(join(storage.root, s.untrackedKey))).toBe(false);
     expect(existsSync(join(storage.root, ".tmp/dead-write.part"))).toBe(false);
-    expect(existsSync(join(storage.root, `tus-staging/${s.abandoned.uploadId}/0000000000000000`))).toBe(false);
+    expect(existsSync(join(storage.root, `.tus/${s.abandoned.uploadId}`))).toBe(false);
     expect(await findResumableUpload(storage.db, s.abandoned.uploadId)).toMatchObject({ status: "terminated" });
     expect((await findFile(storage.db, s.abandoned.file.id))?.status).toBe("failed");
 
@@ -148,7 +150,7 @@ describe("cleanup", () => {
     expect(existsSync(join(storage.root, s.oldSubmission.storageKey))).toBe(true);
     expect((await findFile(storage.db, s.oldSubmission.id))?.status).toBe("stored");
     expect(existsSync(join(storage.root, s.youngUntrackedKey))).toBe(true);
-    expect(existsSync(join(storage.root, `tus-staging/${s.active.uploadId}/0000000000000000`))).toBe(true);
+    expect(existsSync(join(storage.root, `.tus/${s.active.uploadId}`))).toBe(true);
     expect(await findResumableUpload(storage.db, s.active.uploadId)).toMatchObject({ status: "active", offset: 10 });
 
     const rows = await storage.db.execute<{ action: string; category: string; n: number }>(

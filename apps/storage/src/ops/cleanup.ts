@@ -1,7 +1,6 @@
 import {
   type AuditEntry,
   abandonedUploads,
-  activeUploadIds,
   type Database,
   expiredPrecheckFiles,
   markFileDeleted,
@@ -13,7 +12,6 @@ import {
 import { sql } from "drizzle-orm";
 import type { Disks } from "../drivers";
 import type { StorageDriver } from "../drivers/driver";
-import { deleteByPrefix } from "../drivers/listing";
 
 export type CleanupCategory =
   | "expired_precheck"
@@ -48,7 +46,6 @@ export interface CleanupReport {
 
 export type Audit = (entry: Omit<AuditEntry, "serverRole" | "requestId" | "actor">, db?: Queryable) => Promise<unknown>;
 
-const TUS_STAGING = /^tus-staging\/([A-Za-z0-9]+)\//;
 const PAGE = 500;
 const hoursSince = (date: Date, now: Date) => Math.round(((now.getTime() - date.getTime()) / 3600_000) * 10) / 10;
 
@@ -149,14 +146,19 @@ export async function runCleanup(
         {
           category: "abandoned_upload",
           disk: name,
-          key: `tus-staging/${upload.id}/`,
+          key: `tus:${upload.id}`,
           fileId: file.id,
           bytes: upload.offset,
           ageHours: hoursSince(upload.updatedAt, now),
         },
         async () => {
-          await deleteByPrefix(driver, `tus-staging/${upload.id}/`);
           await ctx.db.transaction(async (tx) => {
+            // The upload's tus lock (PgLocker takes the same key): a request still writing to it keeps it.
+            const [lock] = await tx.execute<{ acquired: boolean }>(
+              sql`select pg_try_advisory_xact_lock(hashtextextended(${`depot:tus:${upload.id}`}, 0)) as acquired`,
+            );
+            if (!lock?.acquired) throw Object.assign(new Error("upload in use"), { code: "in_use" });
+            await driver.resumable.discard(upload.id, file.storageKey, upload.backend);
             await setResumableStatus(tx, upload.id, "terminated");
             await markFileFailed(tx, file.id);
             await options.audit(
@@ -224,7 +226,7 @@ export async function runCleanup(
           },
         );
       }
-      for (const upload of await unownedMultipartUploads(ctx.db, driver, cutoff)) {
+      for (const upload of await unownedMultipartUploads(ctx.db, name, driver, cutoff)) {
         await act(
           {
             category: "unfinished_multipart",
@@ -265,40 +267,34 @@ export async function runCleanup(
 }
 
 /**
- * Multipart uploads begun before `cutoff` that no live upload owns: a write's temporary (".tmp/...") whose process
- * died, or a multipart upload of a resumable upload that is no longer active. A write still running began after
- * the cutoff (writes take minutes, `hours` is at least hours), and an active resumable upload owns its key.
+ * Multipart uploads begun before `cutoff` that no live file row points at: a write's temporary (".tmp/...") whose
+ * process died, or the parts of a resumable upload whose file is gone. A write still running began after the
+ * cutoff (writes take minutes, `hours` is at least hours); a resumable upload in progress writes its parts at its
+ * file's key, which its "uploading" row accounts for, and it is removed as abandoned by its row instead.
  */
-export async function unownedMultipartUploads(db: Database, driver: StorageDriver, cutoff: Date) {
+export async function unownedMultipartUploads(db: Database, disk: string, driver: StorageDriver, cutoff: Date) {
   if (!driver.listUnfinishedUploads || !driver.abortUnfinishedUpload) return [];
   const old = (await driver.listUnfinishedUploads()).filter((upload) => upload.initiatedAt < cutoff);
-  // The resumable upload a key could belong to: tus-staging/<id>/..., or a key whose last segment is the id.
-  const ownerOf = (key: string) => TUS_STAGING.exec(key)?.[1] ?? key.split("/").at(-1) ?? "";
-  const active = await activeUploadIds(db, [...new Set(old.map((upload) => ownerOf(upload.key)).filter(Boolean))]);
-  return old.filter((upload) => !active.has(ownerOf(upload.key)));
+  const owned = await trackedKeys(db, disk, [...new Set(old.map((upload) => upload.key))]);
+  return old.filter((upload) => !owned.has(upload.key));
 }
 
-/** Objects older than `cutoff` that no live file row and no active resumable upload accounts for. */
+/**
+ * Objects older than `cutoff` that no live file row accounts for. Unfinished resumable uploads are not objects
+ * (a hidden file on a local disk, a multipart upload on S3); their rows say when they are abandoned.
+ */
 export async function untrackedObjects(db: Database, disk: string, driver: StorageDriver, cutoff?: Date) {
   const found: { key: string; size: number; modifiedAt: Date }[] = [];
   let cursor: string | undefined;
   do {
     const page = await driver.list("", { limit: PAGE, cursor });
-    const uploadIds = [
-      ...new Set(page.items.map((i) => TUS_STAGING.exec(i.key)?.[1]).filter((id): id is string => !!id)),
-    ];
-    const [tracked, active] = await Promise.all([
-      trackedKeys(
-        db,
-        disk,
-        page.items.map((i) => i.key),
-      ),
-      activeUploadIds(db, uploadIds),
-    ]);
+    const tracked = await trackedKeys(
+      db,
+      disk,
+      page.items.map((i) => i.key),
+    );
     for (const item of page.items) {
-      const uploadId = TUS_STAGING.exec(item.key)?.[1];
-      const accounted = uploadId ? active.has(uploadId) : tracked.has(item.key);
-      if (!accounted && (!cutoff || item.modifiedAt < cutoff)) found.push(item);
+      if (!tracked.has(item.key) && (!cutoff || item.modifiedAt < cutoff)) found.push(item);
     }
     cursor = page.nextCursor ?? undefined;
   } while (cursor);

@@ -127,7 +127,7 @@ export default async function DashboardPage() {
                   </td>
                   <td>{u.cohortName}</td>
                   <td>
-                    {formatBytes(u.offset)} of {formatBytes(u.length)}
+                    {formatBytes(u.offset)} of {u.length === null ? "a length still to come" : formatBytes(u.length)}
                   </td>
                   <td className="muted">last activity {formatTime(u.updatedAt)}</td>
                 </tr>

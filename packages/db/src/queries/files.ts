@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gte, inArray, lte, ne } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, inArray, isNull, lte, ne } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { cohorts, type FileKind, type FileRow, files, resumableUploads, users } from "../schema";
 
@@ -26,11 +26,25 @@ export async function findFile(db: Queryable, id: string): Promise<FileRow | und
   return row;
 }
 
-/** Marks an uploading file stored; returns false when the row was not in the uploading state. */
-export async function markFileStored(db: Queryable, id: string, result: { size: number; sha256: string }) {
+/**
+ * Marks an uploading file stored; returns false when the row was not in the uploading state. A resumable upload
+ * keeps its upload id, so the uploader may still ask about (HEAD) or end (DELETE) the finished upload.
+ */
+export async function markFileStored(
+  db: Queryable,
+  id: string,
+  result: { size: number; sha256: string },
+  options: { keepUploadId?: boolean } = {},
+) {
   const rows = await db
     .update(files)
-    .set({ status: "stored", size: result.size, sha256: result.sha256, completedAt: new Date(), uploadId: null })
+    .set({
+      status: "stored",
+      size: result.size,
+      sha256: result.sha256,
+      completedAt: new Date(),
+      ...(options.keepUploadId ? {} : { uploadId: null }),
+    })
     .where(and(eq(files.id, id), eq(files.status, "uploading")))
     .returning({ id: files.id });
   return rows.length === 1;
@@ -47,8 +61,20 @@ export async function markFileDeleted(db: Queryable, id: string) {
   await db.update(files).set({ status: "deleted", deletedAt: new Date(), uploadId: null }).where(eq(files.id, id));
 }
 
-export async function setFileUploadId(db: Queryable, id: string, uploadId: string) {
-  await db.update(files).set({ uploadId }).where(eq(files.id, id));
+/** The file a resumable upload belongs to (while the upload is in progress or finished). */
+export async function findFileByUploadId(db: Queryable, uploadId: string): Promise<FileRow | undefined> {
+  const [row] = await db.select().from(files).where(eq(files.uploadId, uploadId)).limit(1);
+  return row;
+}
+
+/** Ties an uploading file to its resumable upload; false when the file is not waiting for one. */
+export async function claimFileForUpload(db: Queryable, id: string, uploadId: string): Promise<boolean> {
+  const rows = await db
+    .update(files)
+    .set({ uploadId })
+    .where(and(eq(files.id, id), eq(files.status, "uploading"), isNull(files.uploadId)))
+    .returning({ id: files.id });
+  return rows.length === 1;
 }
 
 export interface FileFilters {

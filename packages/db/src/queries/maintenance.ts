@@ -40,16 +40,6 @@ export async function trackedKeys(db: Queryable, disk: string, keys: string[]): 
   return new Set(rows.map((r) => r.key));
 }
 
-/** Of resumable upload ids, those still active (their chunk objects are in use). */
-export async function activeUploadIds(db: Queryable, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db
-    .select({ id: resumableUploads.id })
-    .from(resumableUploads)
-    .where(and(inArray(resumableUploads.id, ids), eq(resumableUploads.status, "active")));
-  return new Set(rows.map((r) => r.id));
-}
-
 /** Stored files, in pages by id, optionally of one cohort: what the integrity check walks. */
 export async function storedFilesPage(db: Queryable, input: { afterId?: string; cohortId?: string; limit: number }) {
   return db

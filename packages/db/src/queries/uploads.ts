@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { type ResumableUpload, resumableUploads } from "../schema";
 
@@ -8,8 +8,9 @@ export async function createResumableUpload(
     id: string;
     fileId: string;
     disk: string;
-    length: number;
-    metadata: Record<string, string>;
+    length: number | null;
+    metadata: Record<string, string | null>;
+    backend?: Record<string, unknown>;
     expiresAt: Date;
   },
 ): Promise<ResumableUpload> {
@@ -23,14 +24,17 @@ export async function findResumableUpload(db: Queryable, id: string): Promise<Re
   return row;
 }
 
-/** Moves the offset forward only from the offset the writer saw; false means someone else moved it. */
-export async function advanceResumableOffset(
+/**
+ * Records the bytes a PATCH left (and the driver's state for them). Only the holder of the upload's lock calls it;
+ * the offset must still be the one it started from, so even a writer that lost its lock cannot move it.
+ */
+export async function recordResumableProgress(
   db: Queryable,
-  input: { id: string; from: number; to: number; expiresAt: Date },
+  input: { id: string; from: number; to: number; backend: Record<string, unknown>; expiresAt: Date },
 ): Promise<boolean> {
   const rows = await db
     .update(resumableUploads)
-    .set({ offset: input.to, updatedAt: sql`now()`, expiresAt: input.expiresAt })
+    .set({ offset: input.to, backend: input.backend, updatedAt: sql`now()`, expiresAt: input.expiresAt })
     .where(
       and(
         eq(resumableUploads.id, input.id),
@@ -38,6 +42,16 @@ export async function advanceResumableOffset(
         eq(resumableUploads.status, "active"),
       ),
     )
+    .returning({ id: resumableUploads.id });
+  return rows.length === 1;
+}
+
+/** tus creation-defer-length: the length is set once. */
+export async function declareResumableLength(db: Queryable, id: string, length: number): Promise<boolean> {
+  const rows = await db
+    .update(resumableUploads)
+    .set({ length, updatedAt: sql`now()` })
+    .where(and(eq(resumableUploads.id, id), isNull(resumableUploads.length), eq(resumableUploads.status, "active")))
     .returning({ id: resumableUploads.id });
   return rows.length === 1;
 }

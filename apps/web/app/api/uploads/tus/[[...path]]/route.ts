@@ -1,7 +1,8 @@
+import type { IncomingHttpHeaders } from "node:http";
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { DepotError, parseUploadMetadata, TUS_VERSION } from "@depot/contract";
-import { findFile, findResumableUpload, type User } from "@depot/db";
+import { type FileRow, findFileByUploadId, markFileFailed, type User } from "@depot/db";
 import { api } from "@/lib/api";
 import { auditIfDenied, auditWeb } from "@/lib/audit";
 import { ContentCheck } from "@/lib/content-check";
@@ -11,213 +12,228 @@ import { extensionOf } from "@/lib/filenames";
 import { can } from "@/lib/permissions";
 import { type RequestInfo, requestInfo, requireSameOrigin } from "@/lib/request";
 import { requireUser } from "@/lib/session";
-import { forwardedHeaders, storageClient, storageError, streamToStorage } from "@/lib/storage-client";
+import { forwardedHeaders, type StorageReply, storageClient, streamToStorage } from "@/lib/storage-client";
 import { beginUpload } from "@/lib/uploads";
 
 export const dynamic = "force-dynamic";
 
+/**
+ * tus 1.0 for browsers and scripts, relayed to the storage service, which owns the protocol (@tus/server). This
+ * route authenticates, checks same-origin, the cohort permission and that the upload is the person's own (through
+ * the files row), runs the content check on the file's first bytes and the byte limit, audits, and relays: no
+ * reading of storage's upload state, no second copy of the protocol's rules.
+ */
+
 type Context = { params: Promise<{ path?: string[] }> };
 
 const PUBLIC_BASE = "/api/uploads/tus";
-const PASSED_BACK = ["tus-resumable", "upload-offset", "upload-length", "upload-expires", "cache-control"];
-const ID = /^[a-f0-9]{32}$/;
+/** Request headers of the protocol, passed to storage as they came. */
+const TUS_REQUEST = [
+  "tus-resumable",
+  "upload-length",
+  "upload-defer-length",
+  "upload-offset",
+  "upload-metadata",
+  "upload-concat",
+  "upload-checksum",
+  "content-type",
+  "content-length",
+];
+/** Answer headers of the protocol, passed back as storage sent them. */
+const TUS_ANSWER = [
+  "tus-resumable",
+  "tus-version",
+  "tus-extension",
+  "tus-max-size",
+  "tus-checksum-algorithm",
+  "upload-offset",
+  "upload-length",
+  "upload-defer-length",
+  "upload-metadata",
+  "upload-expires",
+  "cache-control",
+  "content-type",
+  "x-depot-sha256",
+  "x-depot-size",
+  "x-depot-file-id",
+];
+const ID = /^[A-Za-z0-9]{1,64}$/;
 
-function tusResponse(
-  status: number,
-  from: Record<string, string | string[] | undefined>,
-  extra: Record<string, string> = {},
-) {
-  const headers = new Headers({ "tus-resumable": TUS_VERSION, ...extra });
-  for (const name of PASSED_BACK) {
-    const value = from[name];
+function tusHeadersOf(req: Request): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of TUS_REQUEST) {
+    const value = req.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  return headers;
+}
+
+/** Storage's answer, passed on; its own faults (the API key, a crash) are ours to report as 502. */
+function relay(reply: StorageReply, extra: Record<string, string> = {}): Response {
+  if (reply.statusCode === 401 || reply.statusCode === 500) {
+    throw new DepotError("bad_gateway", "the storage service could not complete the request");
+  }
+  const headers = new Headers(extra);
+  for (const name of TUS_ANSWER) {
+    const value = (reply.headers as IncomingHttpHeaders)[name];
     if (typeof value === "string") headers.set(name, value);
   }
-  return new Response(null, { status, headers });
+  const body = reply.statusCode === 204 || reply.statusCode === 304 || !reply.body ? null : reply.body;
+  return new Response(body, { status: reply.statusCode, headers });
 }
 
 /** The upload must be this person's, in a cohort they may still upload to, on every request. */
-async function ownedUpload(user: User, id: string) {
+async function ownedFile(user: User, id: string): Promise<FileRow> {
   if (!ID.test(id)) throw new DepotError("not_found", "no such upload");
-  const upload = await findResumableUpload(db(), id);
-  const file = upload ? await findFile(db(), upload.fileId) : undefined;
-  if (!upload || !file) throw new DepotError("not_found", "no such upload");
+  const file = await findFileByUploadId(db(), id);
+  if (!file) throw new DepotError("not_found", "no such upload");
   if (file.uploaderId !== user.id || !(await can(user, "upload", file.cohortId))) {
     throw new DepotError("forbidden", "this upload belongs to someone else");
   }
-  return { upload, file };
+  return file;
 }
 
-async function guarded(
-  req: Request,
-  context: Context,
-  run: (user: User, info: RequestInfo, id: string) => Promise<Response>,
-) {
+const bodyOf = (req: Request) =>
+  req.body ? Readable.fromWeb(req.body as unknown as NodeReadableStream<Uint8Array>) : Readable.from([]);
+
+type Run = (user: User, info: RequestInfo, id: string) => Promise<Response>;
+
+async function guarded(req: Request, context: Context, method: string, run: Run) {
   const info = requestInfo(req);
   let user: User | null = null;
-  return api(async () => {
+  const response = await api(async () => {
     try {
-      if (req.method !== "HEAD") requireSameOrigin(req);
+      if (method !== "HEAD") requireSameOrigin(req);
       user = await requireUser();
-      // tus 1.0: every request but OPTIONS names the protocol version; anything else is refused with 412.
-      if (req.headers.get("tus-resumable") !== TUS_VERSION) {
-        const error = new DepotError("unsupported_version", `Tus-Resumable must be ${TUS_VERSION}`);
-        return Response.json(error.toBody(), {
-          status: error.status,
-          headers: { "tus-resumable": TUS_VERSION, "tus-version": TUS_VERSION },
-        });
-      }
       const path = (await context.params).path ?? [];
       if (path.length > 1) throw new DepotError("not_found", "no such upload");
       return await run(user, info, path[0] ?? "");
     } catch (error) {
-      await auditIfDenied(info, user, error, { method: req.method, route: "tus" });
+      await auditIfDenied(info, user, error, { method, route: "tus" });
       throw error;
     }
   });
+  // tus 1.0: every answer but OPTIONS carries Tus-Resumable, the web's own refusals included.
+  if (!response.headers.has("tus-resumable")) response.headers.set("tus-resumable", TUS_VERSION);
+  return response;
 }
 
-export function OPTIONS() {
-  const env = getEnv();
-  return new Response(null, {
-    status: 204,
-    headers: {
-      "tus-resumable": TUS_VERSION,
-      "tus-version": TUS_VERSION,
-      "tus-extension": "creation,termination,expiration,checksum",
-      "tus-max-size": String(env.maxUploadBytes),
-      "tus-checksum-algorithm": "sha256",
-    },
+export async function OPTIONS() {
+  return api(async () => {
+    const reply = await storageClient()("internal/tus/", { method: "OPTIONS" });
+    return relay({ statusCode: reply.statusCode, headers: reply.headers, body: reply.body });
   });
 }
 
-/** Creation: metadata cohortId, kind, filename (and optionally filetype), as base64 per tus. */
-export function POST(req: Request, context: Context) {
-  return guarded(req, context, async (user, info, id) => {
-    if (id) throw new DepotError("bad_request", "create uploads at /api/uploads/tus/");
-    const lengthHeader = req.headers.get("upload-length") ?? "";
-    if (!/^\d{1,16}$/.test(lengthHeader))
-      throw new DepotError("bad_request", "Upload-Length must be a non-negative integer");
-    if (Number(lengthHeader) > getEnv().maxUploadBytes) {
-      throw new DepotError("too_large", `Upload-Length exceeds the limit of ${getEnv().maxUploadBytes} bytes`);
-    }
-    const rawMetadata = req.headers.get("upload-metadata") ?? undefined;
-    const metadata = parseUploadMetadata(rawMetadata);
-    const file = await beginUpload(user, {
-      cohortId: metadata.cohortId,
-      kind: metadata.kind,
-      filename: metadata.filename ?? metadata.name,
-      contentType: metadata.filetype ?? metadata.type,
+/** Creation (with its optional first bytes): metadata cohortId, kind, filename (and filetype), base64 per tus. */
+async function create(req: Request, user: User, info: RequestInfo, id: string): Promise<Response> {
+  if (id) throw new DepotError("bad_request", "create uploads at /api/uploads/tus/");
+  if (req.headers.has("upload-concat")) {
+    // Partial uploads carry none of Depot's metadata; storage judges concatenation (it refuses it) before any file.
+    const reply = await storageClient().post("internal/tus/", {
+      headers: { ...forwardedHeaders(info, user), ...tusHeadersOf(req), "content-length": "0" },
     });
-    const res = await storageClient().post("internal/tus/", {
-      headers: {
-        ...forwardedHeaders(info, user, file.id),
-        "tus-resumable": TUS_VERSION,
-        "upload-length": lengthHeader,
-        ...(rawMetadata ? { "upload-metadata": rawMetadata } : {}),
-      },
+    return relay({ statusCode: reply.statusCode, headers: reply.headers, body: reply.body });
+  }
+  // Depot's own fields in the metadata choose the cohort and name the file; storage checks the protocol.
+  const metadata = parseUploadMetadata(req.headers.get("upload-metadata") ?? undefined);
+  const file = await beginUpload(user, {
+    cohortId: metadata.cohortId,
+    kind: metadata.kind,
+    filename: metadata.filename ?? metadata.name,
+    contentType: metadata.filetype ?? metadata.type,
+  });
+  let reply: StorageReply;
+  try {
+    reply = await streamToStorage({
+      path: "internal/tus/",
+      method: "POST",
+      source: bodyOf(req),
+      inspect: req.body ? new ContentCheck(extensionOf(file.originalName)) : undefined,
+      maxBytes: getEnv().maxUploadBytes,
+      headers: { ...forwardedHeaders(info, user, file.id), ...tusHeadersOf(req) },
     });
-    if (res.statusCode !== 201)
-      throw storageError({ statusCode: res.statusCode, headers: res.headers, body: res.body });
-    const uploadId =
-      String(res.headers.location ?? "")
-        .split("/")
-        .pop() ?? "";
+  } catch (error) {
+    await markFileFailed(db(), file.id);
+    throw error;
+  }
+  if (reply.statusCode !== 201) {
+    await markFileFailed(db(), file.id);
+    return relay(reply);
+  }
+  const uploadId =
+    String(reply.headers.location ?? "")
+      .split("/")
+      .pop() ?? "";
+  await auditWeb(info, user, {
+    action: "chunked_upload_created",
+    outcome: "success",
+    cohortId: file.cohortId,
+    fileId: file.id,
+    disk: file.storageDisk,
+    storageKey: file.storageKey,
+    metadata: { uploadId, name: file.originalName, kind: file.kind },
+  });
+  await auditCompletion(info, user, file, uploadId, reply);
+  return relay(reply, { location: `${PUBLIC_BASE}/${uploadId}`, "x-depot-file-id": file.id });
+}
+
+async function auditCompletion(info: RequestInfo, user: User, file: FileRow, uploadId: string, reply: StorageReply) {
+  const sha256 = reply.headers["x-depot-sha256"];
+  if (typeof sha256 !== "string") return;
+  await auditWeb(info, user, {
+    action: "chunked_upload_completed",
+    outcome: "success",
+    cohortId: file.cohortId,
+    fileId: file.id,
+    disk: file.storageDisk,
+    storageKey: file.storageKey,
+    bytes: Number(reply.headers["x-depot-size"]),
+    sha256,
+    metadata: { uploadId, name: file.originalName },
+  });
+}
+
+async function head(req: Request, user: User, info: RequestInfo, id: string): Promise<Response> {
+  await ownedFile(user, id);
+  const reply = await storageClient().head(`internal/tus/${id}`, {
+    headers: { ...forwardedHeaders(info, user), "tus-resumable": req.headers.get("tus-resumable") ?? "" },
+  });
+  return relay({ statusCode: reply.statusCode, headers: reply.headers, body: "" });
+}
+
+async function patch(req: Request, user: User, info: RequestInfo, id: string): Promise<Response> {
+  const file = await ownedFile(user, id);
+  // The first bytes of the file get the same content check as a single upload (storage refuses a wrong offset).
+  const check = req.headers.get("upload-offset") === "0" ? new ContentCheck(extensionOf(file.originalName)) : undefined;
+  const reply = await streamToStorage({
+    path: `internal/tus/${id}`,
+    method: "PATCH",
+    source: bodyOf(req),
+    inspect: check,
+    maxBytes: getEnv().maxUploadBytes,
+    headers: { ...forwardedHeaders(info, user, file.id), ...tusHeadersOf(req) },
+  });
+  if (reply.statusCode === 204 && check?.mismatch) {
     await auditWeb(info, user, {
-      action: "chunked_upload_created",
+      action: "content_mismatch",
       outcome: "success",
       cohortId: file.cohortId,
       fileId: file.id,
-      disk: file.storageDisk,
-      storageKey: file.storageKey,
-      bytes: Number(lengthHeader),
-      metadata: { uploadId, name: file.originalName, kind: file.kind },
+      metadata: { ...check.mismatch, name: file.originalName, uploadId: id },
     });
-    return tusResponse(201, res.headers, { location: `${PUBLIC_BASE}/${uploadId}`, "x-depot-file-id": file.id });
-  });
+  }
+  if (reply.statusCode === 204) await auditCompletion(info, user, file, id, reply);
+  return relay(reply);
 }
 
-export function HEAD(req: Request, context: Context) {
-  return guarded(req, context, async (user, info, id) => {
-    await ownedUpload(user, id);
-    const res = await storageClient().head(`internal/tus/${id}`, {
-      headers: { ...forwardedHeaders(info, user), "tus-resumable": TUS_VERSION },
-    });
-    if (res.statusCode !== 200)
-      return new Response(null, { status: res.statusCode, headers: { "tus-resumable": TUS_VERSION } });
-    return tusResponse(200, res.headers);
+async function terminate(req: Request, user: User, info: RequestInfo, id: string): Promise<Response> {
+  const file = await ownedFile(user, id);
+  const reply = await storageClient().delete(`internal/tus/${id}`, {
+    headers: { ...forwardedHeaders(info, user, file.id), "tus-resumable": req.headers.get("tus-resumable") ?? "" },
   });
-}
-
-export function PATCH(req: Request, context: Context) {
-  return guarded(req, context, async (user, info, id) => {
-    const { upload, file } = await ownedUpload(user, id);
-    const offset = req.headers.get("upload-offset") ?? "";
-    if (offset !== String(upload.offset)) {
-      throw new DepotError(
-        "offset_mismatch",
-        `Upload-Offset ${offset.slice(0, 20)} does not match the upload's offset ${upload.offset}`,
-      );
-    }
-    const remaining = upload.length - upload.offset;
-    const declared = req.headers.get("content-length");
-    if (declared && Number(declared) > remaining)
-      throw new DepotError("too_large", "the chunk goes past Upload-Length");
-    const body = req.body ? Readable.fromWeb(req.body as unknown as NodeReadableStream<Uint8Array>) : Readable.from([]);
-    const checksum = req.headers.get("upload-checksum");
-    // The first chunk carries the file's first bytes: the same content check as a single upload.
-    const check = upload.offset === 0 ? new ContentCheck(extensionOf(file.originalName)) : undefined;
-    const reply = await streamToStorage({
-      path: `internal/tus/${id}`,
-      method: "PATCH",
-      source: body,
-      inspect: check,
-      maxBytes: remaining,
-      headers: {
-        ...forwardedHeaders(info, user, file.id),
-        "tus-resumable": TUS_VERSION,
-        "upload-offset": offset,
-        "content-type": req.headers.get("content-type") ?? "",
-        ...(checksum ? { "upload-checksum": checksum } : {}),
-        ...(declared ? { "content-length": declared } : {}),
-      },
-    });
-    if (reply.statusCode !== 204) throw storageError(reply);
-    if (check?.mismatch) {
-      await auditWeb(info, user, {
-        action: "content_mismatch",
-        outcome: "success",
-        cohortId: file.cohortId,
-        fileId: file.id,
-        metadata: { ...check.mismatch, name: file.originalName, uploadId: id },
-      });
-    }
-    const sha256 = reply.headers["x-depot-sha256"];
-    if (typeof sha256 === "string") {
-      await auditWeb(info, user, {
-        action: "chunked_upload_completed",
-        outcome: "success",
-        cohortId: file.cohortId,
-        fileId: file.id,
-        disk: file.storageDisk,
-        storageKey: file.storageKey,
-        bytes: upload.length,
-        sha256,
-        metadata: { uploadId: id, name: file.originalName },
-      });
-      return tusResponse(204, reply.headers, { "x-depot-sha256": sha256, "x-depot-file-id": file.id });
-    }
-    return tusResponse(204, reply.headers);
-  });
-}
-
-export function DELETE(req: Request, context: Context) {
-  return guarded(req, context, async (user, info, id) => {
-    const { file } = await ownedUpload(user, id);
-    const res = await storageClient().delete(`internal/tus/${id}`, {
-      headers: { ...forwardedHeaders(info, user, file.id), "tus-resumable": TUS_VERSION },
-    });
-    if (res.statusCode !== 204)
-      throw storageError({ statusCode: res.statusCode, headers: res.headers, body: res.body });
+  // Ending a finished upload leaves the file alone (storage answers 204 and does nothing): nothing to audit.
+  if (reply.statusCode === 204 && file.status === "uploading") {
     await auditWeb(info, user, {
       action: "chunked_upload_aborted",
       outcome: "success",
@@ -225,6 +241,28 @@ export function DELETE(req: Request, context: Context) {
       fileId: file.id,
       metadata: { uploadId: id, reason: "cancelled" },
     });
-    return tusResponse(204, res.headers);
-  });
+  }
+  return relay({ statusCode: reply.statusCode, headers: reply.headers, body: reply.body });
 }
+
+const HANDLERS: Record<string, (req: Request, user: User, info: RequestInfo, id: string) => Promise<Response>> = {
+  POST: create,
+  HEAD: head,
+  PATCH: patch,
+  DELETE: terminate,
+};
+
+/** X-HTTP-Method-Override (tus-js-client's overridePatchMethod): a POST that stands for PATCH, DELETE or HEAD. */
+function dispatch(method: string) {
+  return (req: Request, context: Context) => {
+    const override = method === "POST" ? req.headers.get("x-http-method-override")?.toUpperCase() : undefined;
+    const effective = override && override in HANDLERS ? override : method;
+    const handler = HANDLERS[effective] as (typeof HANDLERS)[string];
+    return guarded(req, context, effective, (user, info, id) => handler(req, user, info, id));
+  };
+}
+
+export const POST = dispatch("POST");
+export const HEAD = dispatch("HEAD");
+export const PATCH = dispatch("PATCH");
+export const DELETE = dispatch("DELETE");

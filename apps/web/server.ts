@@ -4,6 +4,7 @@ import { closeGracefullyAfterEarlyAnswers, closeIdleConnections } from "@depot/c
 import next from "next";
 import { clientAddress } from "./lib/client-address";
 import { EnvError, getEnv } from "./lib/env";
+import { refuseBeforeNext } from "./lib/methods";
 import { CLIENT_IP_HEADER } from "./lib/request";
 
 // Our own HTTP server rather than `next start`: Node's default 300 s request timeout would cut long
@@ -34,6 +35,21 @@ const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAli
     Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor,
     env.trustedProxies,
   );
+  // Methods no handler routes (Next would answer 500) and oversized bodies on routes that are not uploads are
+  // refused here, before anything reads the body.
+  let pathname = "/";
+  try {
+    pathname = new URL(req.url ?? "/", "http://depot.invalid").pathname;
+  } catch {}
+  const refusal = refuseBeforeNext(req.method ?? "", pathname, req.headers["content-length"]);
+  if (refusal) {
+    res.writeHead(refusal.status, {
+      "content-type": "application/json",
+      ...(refusal.allow ? { allow: refusal.allow } : {}),
+    });
+    res.end(JSON.stringify({ error: { code: refusal.code, message: refusal.message } }));
+    return;
+  }
   void handle(req, res);
 });
 closeIdleConnections(server, env.idleTimeoutMs);

@@ -17,8 +17,10 @@ export default async function FilesPage({ searchParams }: { searchParams: Search
   const raw = Object.fromEntries(
     Object.entries(await searchParams).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]),
   ) as Record<string, string | undefined>;
-  const query = parseFileQuery(raw) ?? parseFileQuery({});
-  if (!query) throw new Error("default file query is invalid");
+  // An invalid filter shows every file instead (the filter form shows what was asked for).
+  const asked = parseFileQuery(raw);
+  const query = asked.ok ? asked : parseFileQuery({});
+  if (!query.ok) throw new Error("default file query is invalid");
   const admin = isAdministrator(user);
   const cohorts = await visibleCohorts(user);
   const { rows, total } = await listFiles(db(), {

@@ -2,15 +2,16 @@ import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { DepotError, parseUploadMetadata, TUS_VERSION } from "@depot/contract";
 import { findFile, findResumableUpload, type User } from "@depot/db";
-import { api } from "@/lib/api";
-import { auditIfDenied, auditWeb } from "@/lib/audit";
+import { type RouteContext, route } from "@/lib/api";
+import { auditWeb } from "@/lib/audit";
 import { ContentCheck } from "@/lib/content-check";
 import { db } from "@/lib/db";
 import { getEnv } from "@/lib/env";
 import { extensionOf } from "@/lib/filenames";
+import { canonicalId } from "@/lib/ids";
 import { can } from "@/lib/permissions";
-import { type RequestInfo, requestInfo, requireSameOrigin } from "@/lib/request";
-import { requireUser } from "@/lib/session";
+import type { RequestInfo } from "@/lib/request";
+import { requireSameOrigin } from "@/lib/request";
 import { forwardedHeaders, storageClient, storageError, streamToStorage } from "@/lib/storage-client";
 import { beginUpload } from "@/lib/uploads";
 
@@ -36,11 +37,12 @@ function tusResponse(
 }
 
 /** The upload must be this person's, in a cohort they may still upload to, on every request. */
-async function ownedUpload(user: User, id: string) {
+async function ownedUpload(ctx: RouteContext, user: User, id: string) {
   if (!ID.test(id)) throw new DepotError("not_found", "no such upload");
   const upload = await findResumableUpload(db(), id);
   const file = upload ? await findFile(db(), upload.fileId) : undefined;
   if (!upload || !file) throw new DepotError("not_found", "no such upload");
+  Object.assign(ctx.target, { fileId: file.id, cohortId: file.cohortId, uploadId: id });
   if (file.uploaderId !== user.id || !(await can(user, "upload", file.cohortId))) {
     throw new DepotError("forbidden", "this upload belongs to someone else");
   }
@@ -50,29 +52,22 @@ async function ownedUpload(user: User, id: string) {
 async function guarded(
   req: Request,
   context: Context,
-  run: (user: User, info: RequestInfo, id: string) => Promise<Response>,
+  run: (user: User, info: RequestInfo, id: string, ctx: RouteContext) => Promise<Response>,
 ) {
-  const info = requestInfo(req);
-  let user: User | null = null;
-  return api(async () => {
-    try {
-      if (req.method !== "HEAD") requireSameOrigin(req);
-      user = await requireUser();
-      // tus 1.0: every request but OPTIONS names the protocol version; anything else is refused with 412.
-      if (req.headers.get("tus-resumable") !== TUS_VERSION) {
-        const error = new DepotError("unsupported_version", `Tus-Resumable must be ${TUS_VERSION}`);
-        return Response.json(error.toBody(), {
-          status: error.status,
-          headers: { "tus-resumable": TUS_VERSION, "tus-version": TUS_VERSION },
-        });
-      }
-      const path = (await context.params).path ?? [];
-      if (path.length > 1) throw new DepotError("not_found", "no such upload");
-      return await run(user, info, path[0] ?? "");
-    } catch (error) {
-      await auditIfDenied(info, user, error, { method: req.method, route: "tus" });
-      throw error;
+  return route(req, "tus", async (ctx) => {
+    if (req.method !== "HEAD") requireSameOrigin(req);
+    const user = await ctx.requireUser();
+    // tus 1.0: every request but OPTIONS names the protocol version; anything else is refused with 412.
+    if (req.headers.get("tus-resumable") !== TUS_VERSION) {
+      const error = new DepotError("unsupported_version", `Tus-Resumable must be ${TUS_VERSION}`);
+      return Response.json(error.toBody(), {
+        status: error.status,
+        headers: { "tus-resumable": TUS_VERSION, "tus-version": TUS_VERSION },
+      });
     }
+    const path = (await context.params).path ?? [];
+    if (path.length > 1) throw new DepotError("not_found", "no such upload");
+    return await run(user, ctx.info, path[0] ?? "", ctx);
   });
 }
 
@@ -92,7 +87,7 @@ export function OPTIONS() {
 
 /** Creation: metadata cohortId, kind, filename (and optionally filetype), as base64 per tus. */
 export function POST(req: Request, context: Context) {
-  return guarded(req, context, async (user, info, id) => {
+  return guarded(req, context, async (user, info, id, ctx) => {
     if (id) throw new DepotError("bad_request", "create uploads at /api/uploads/tus/");
     const lengthHeader = req.headers.get("upload-length") ?? "";
     if (!/^\d{1,16}$/.test(lengthHeader))
@@ -102,6 +97,7 @@ export function POST(req: Request, context: Context) {
     }
     const rawMetadata = req.headers.get("upload-metadata") ?? undefined;
     const metadata = parseUploadMetadata(rawMetadata);
+    ctx.target.cohortId = canonicalId(metadata.cohortId);
     const file = await beginUpload(user, {
       cohortId: metadata.cohortId,
       kind: metadata.kind,
@@ -137,8 +133,8 @@ export function POST(req: Request, context: Context) {
 }
 
 export function HEAD(req: Request, context: Context) {
-  return guarded(req, context, async (user, info, id) => {
-    await ownedUpload(user, id);
+  return guarded(req, context, async (user, info, id, ctx) => {
+    await ownedUpload(ctx, user, id);
     const res = await storageClient().head(`internal/tus/${id}`, {
       headers: { ...forwardedHeaders(info, user), "tus-resumable": TUS_VERSION },
     });
@@ -149,8 +145,8 @@ export function HEAD(req: Request, context: Context) {
 }
 
 export function PATCH(req: Request, context: Context) {
-  return guarded(req, context, async (user, info, id) => {
-    const { upload, file } = await ownedUpload(user, id);
+  return guarded(req, context, async (user, info, id, ctx) => {
+    const { upload, file } = await ownedUpload(ctx, user, id);
     const offset = req.headers.get("upload-offset") ?? "";
     if (offset !== String(upload.offset)) {
       throw new DepotError(
@@ -211,8 +207,8 @@ export function PATCH(req: Request, context: Context) {
 }
 
 export function DELETE(req: Request, context: Context) {
-  return guarded(req, context, async (user, info, id) => {
-    const { file } = await ownedUpload(user, id);
+  return guarded(req, context, async (user, info, id, ctx) => {
+    const { file } = await ownedUpload(ctx, user, id);
     const res = await storageClient().delete(`internal/tus/${id}`, {
       headers: { ...forwardedHeaders(info, user, file.id), "tus-resumable": TUS_VERSION },
     });

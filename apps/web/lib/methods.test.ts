@@ -51,6 +51,7 @@ describe("refuseBeforeNext", () => {
     expect(refuseBeforeNext("HEAD", "/api/files/x/download", undefined)).toBeNull();
     expect(refuseBeforeNext("PATCH", "/api/uploads/tus/abc", "8388608")).toBeNull();
     expect(refuseBeforeNext("GET", "/files", undefined)).toBeNull();
+    expect(refuseBeforeNext("POST", "/internal/storage/upload", undefined)).toBeNull(); // Next's 404
     expect(refuseBeforeNext("GET", "/api/nowhere", undefined)).toBeNull();
   });
 

@@ -36,7 +36,8 @@ export interface Refusal {
 /** What the server answers itself before Next runs, or null to hand the request to Next. */
 export function refuseBeforeNext(method: string, pathname: string, contentLength: string | undefined): Refusal | null {
   if (!pathname.startsWith("/api/")) {
-    if (method === "GET" || method === "HEAD") return null;
+    // Pages: Next answers the methods it knows (404 where nothing is); the others are refused here.
+    if (ROUTABLE.has(method)) return null;
     return { status: 405, code: "method_not_allowed", message: `${method} is not supported here`, allow: "GET, HEAD" };
   }
   const route = API_ROUTES.find((r) => r.path.test(pathname));

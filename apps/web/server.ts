@@ -7,6 +7,7 @@ import next from "next";
 import { clientAddress } from "./lib/client-address";
 import { EnvError, getEnv } from "./lib/env";
 import { logger } from "./lib/log";
+import { refuseBeforeNext } from "./lib/methods";
 import { isUploadRequest, WEB_ROUTES } from "./lib/metrics";
 import { CLIENT_IP_HEADER, REQUEST_ID_HEADER } from "./lib/request";
 
@@ -51,6 +52,21 @@ const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAli
     env.trustedProxies,
   );
   req.headers[REQUEST_ID_HEADER] = randomUUID();
+  // Methods no handler routes (Next would answer 500) and oversized bodies on routes that are not uploads are
+  // refused here, before anything reads the body.
+  let pathname = "/";
+  try {
+    pathname = new URL(req.url ?? "/", "http://depot.invalid").pathname;
+  } catch {}
+  const refusal = refuseBeforeNext(req.method ?? "", pathname, req.headers["content-length"]);
+  if (refusal) {
+    res.writeHead(refusal.status, {
+      "content-type": "application/json",
+      ...(refusal.allow ? { allow: refusal.allow } : {}),
+    });
+    res.end(JSON.stringify({ error: { code: refusal.code, message: refusal.message } }));
+    return;
+  }
   void handle(req, res);
 });
 instrumentServer(server, { routes: WEB_ROUTES, isUpload: isUploadRequest });

@@ -1,6 +1,8 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createDb, createUser, ensureCohort, setMembership, verifyAuditChain } from "@depot/db";
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import { ADMIN, type FaultStack, startFaultStack } from "../faults/harness";
@@ -49,6 +51,9 @@ const people = {
   managerB: { email: "adv-manager-b@example.org", password: "manager-b-pass", id: "", cookie: "" },
   leaving: { email: "adv-leaving@example.org", password: "leaving-pass", id: "", cookie: "" },
   removed: { email: "adv-removed@example.org", password: "removed-pass", id: "", cookie: "" },
+  reset: { email: "adv-reset@example.org", password: "reset-pass-1", id: "", cookie: "" },
+  signedOut: { email: "adv-signed-out@example.org", password: "signed-out-pass", id: "", cookie: "" },
+  burst: { email: "adv-burst@example.org", password: "burst-pass-1", id: "", cookie: "" },
 };
 let cohortB = "";
 let fileA = "";
@@ -68,6 +73,9 @@ beforeAll(async () => {
     ["managerB", cohortB, "manager"],
     ["leaving", stack.cohortId, "manager"],
     ["removed", stack.cohortId, "manager"],
+    ["reset", stack.cohortId, "manager"],
+    ["signedOut", stack.cohortId, "manager"],
+    ["burst", stack.cohortId, "viewer"],
   ];
   for (const [who, cohortId, role] of roles) {
     const person = people[who];
@@ -1603,6 +1611,411 @@ describe("downloads", () => {
   });
 });
 
+// ---------------------------------------------------------------------------------------------------------
+// Issue 13: the second probe's findings, each as the attack that found it.
+
+const signInRequest = (who: { email: string; password: string }, headers: Record<string, string> = {}) =>
+  call(web("/api/session"), {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ email: who.email, password: who.password }),
+  });
+
+const deniedRows = async (since: number) =>
+  stack.sql<{ file_id: string | null; actor_user_id: string | null; metadata: { route?: string } }[]>`
+    select file_id::text, actor_user_id::text, metadata from phi_file_tracking
+    where action = 'access_denied' and id > ${since} order by id`;
+const lastAuditId = async () =>
+  Number((await stack.sql<{ id: string }[]>`select coalesce(max(id), 0)::text as id from phi_file_tracking`)[0]?.id);
+
+describe("sessions that end", () => {
+  kase(
+    "sessions",
+    "cookie issued before an administrator reset the password",
+    "401 on the next request; GET /api/session 401 and clears the cookie instead of renewing it",
+    async (o) => {
+      const cookie = people.reset.cookie;
+      expect((await call(web("/api/files"), { headers: { cookie } })).status).toBe(200);
+      const reset = await call(web(`/api/admin/users/${people.reset.id}`), {
+        method: "PATCH",
+        headers: { cookie: people.admin.cookie, "content-type": "application/json" },
+        body: JSON.stringify({ password: "a-new-password-13" }),
+      });
+      expect(reset.status).toBe(200);
+      const list = await call(web("/api/files"), { headers: { cookie } });
+      const renew = await call(web("/api/session"), { headers: { cookie } });
+      const legacy = await call(web("/api/auth/session"), { headers: { cookie } });
+      o.got = `list ${list.status}; renew ${renew.status} set-cookie ${renew.headers.get("set-cookie")?.split(";")[0]}; /api/auth/session ${legacy.status}`;
+      expectJsonError(stack, list, 401, "unauthorized");
+      expectJsonError(stack, renew, 401, "unauthorized");
+      expect(renew.headers.get("set-cookie")).toMatch(new RegExp(`^${SESSION_COOKIE}=;.*Max-Age=0`));
+      expect(legacy.status).toBe(404);
+      expect(legacy.headers.get("set-cookie")).toBeNull();
+    },
+  );
+
+  kase(
+    "sessions",
+    "a copied cookie used after its owner signed out",
+    "401: sign-out ends the token on the server",
+    async (o) => {
+      const cookie = people.signedOut.cookie;
+      expect((await call(web("/api/files"), { headers: { cookie } })).status).toBe(200);
+      const out = await call(web("/api/session"), { method: "DELETE", headers: { cookie } });
+      expect(out.status).toBe(204);
+      const replay = await call(web("/api/files"), { headers: { cookie } });
+      o.got = `sign-out ${out.status}; replayed cookie ${describeAnswer(replay.status, replay.body)}`;
+      expectJsonError(stack, replay, 401, "unauthorized");
+    },
+  );
+
+  kase(
+    "sessions",
+    "token past the absolute lifetime, still inside its idle window (right secret, right version)",
+    "401, and GET /api/session does not renew it",
+    async (o) => {
+      const [row] = await stack.sql<
+        { v: number }[]
+      >`select session_version as v from users where id = ${people.admin.id}`;
+      const token = await nextAuthJwt().encode({
+        token: { sub: people.admin.id, ver: row?.v, authTime: Math.floor(Date.now() / 1000) - 13 * 3600 },
+        secret: stack.authSecret,
+        maxAge: 3600,
+      });
+      const cookie = `${SESSION_COOKIE}=${token}`;
+      const list = await call(web("/api/files"), { headers: { cookie } });
+      const renew = await call(web("/api/session"), { headers: { cookie } });
+      o.got = `list ${list.status}; renew ${renew.status}`;
+      expectJsonError(stack, list, 401, "unauthorized");
+      expectJsonError(stack, renew, 401, "unauthorized");
+      expect(renew.headers.get("set-cookie")).toMatch(/Max-Age=0/);
+    },
+  );
+
+  kase(
+    "sessions",
+    "a live session is renewed by GET /api/session",
+    "200 with a fresh cookie (control case)",
+    async (o) => {
+      const res = await call(web("/api/session"), { headers: { cookie: people.managerA.cookie } });
+      o.got = `${res.status}, cookie ${res.headers.get("set-cookie") ? "renewed" : "not renewed"}`;
+      expect(res.status).toBe(200);
+      expect(res.headers.get("set-cookie")).toMatch(new RegExp(`^${SESSION_COOKIE}=[^;]+;.*Max-Age=\\d+`));
+    },
+  );
+});
+
+describe("one sign-in path", () => {
+  kase(
+    "sign-in",
+    "forged X-Forwarded-For at sign-in (no trusted proxy configured)",
+    "the socket's address is recorded, never the forged one; next-auth's callback is not mounted (404)",
+    async (o) => {
+      const forged = "198.51.100.77";
+      const wrong = await signInRequest(
+        { email: people.viewerA.email, password: "nope" },
+        { "x-forwarded-for": forged },
+      );
+      const callback = await call(web("/api/auth/callback/credentials"), {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-for": forged },
+        body: `email=${encodeURIComponent(people.viewerA.email)}&password=nope`,
+      });
+      const attempts = await stack.sql`select 1 from login_attempts where ip = ${forged}`;
+      const audited = await stack.sql`select 1 from phi_file_tracking where actor_ip = ${forged}`;
+      o.got = `sign-in ${wrong.status}; /api/auth/callback ${callback.status}; rows with the forged address: ${attempts.length + audited.length}`;
+      expectJsonError(stack, wrong, 401, "unauthorized");
+      expect(callback.status).toBe(404);
+      expect(attempts.length + audited.length).toBe(0);
+    },
+  );
+
+  kase(
+    "sign-in",
+    "20 concurrent wrong passwords for one account",
+    "exactly 5 checked (401), 15 refused (429): the limit is atomic",
+    async (o) => {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => signInRequest({ email: people.burst.email, password: `burst-${i}` })),
+      );
+      const statuses = answers.map((a) => a.status);
+      o.got = `${statuses.filter((x) => x === 401).length} × 401, ${statuses.filter((x) => x === 429).length} × 429`;
+      expect(statuses.filter((x) => x === 401)).toHaveLength(5);
+      expect(statuses.filter((x) => x === 429)).toHaveLength(15);
+    },
+  );
+});
+
+describe("bounded bodies and methods", () => {
+  kase("bodies", "POST /api/session declaring a 256 MiB body", "413 from Content-Length, before reading", async (o) => {
+    const res = await rawRequest(stack.webUrl, [
+      head("POST /api/session HTTP/1.1", [
+        ["Host", webHost()],
+        ["Content-Type", "application/json"],
+        ["Content-Length", String(256 * MiB)],
+      ]),
+      '{"email":"',
+    ]);
+    o.got = describeRaw(res);
+    expectJsonError(stack, res, 413, "too_large");
+  });
+
+  kase(
+    "bodies",
+    "POST /api/session with an endless chunked body (no Content-Length)",
+    "413 while reading, after at most a few MiB were sent",
+    async (o) => {
+      const result = await new Promise<{ status: number; sent: number; body: string }>((resolve, reject) => {
+        let sent = 0;
+        let answered = false;
+        const req = httpRequest(web("/api/session"), {
+          method: "POST",
+          headers: { "content-type": "application/json", "transfer-encoding": "chunked" },
+        });
+        req.on("response", (res) => {
+          answered = true;
+          let body = "";
+          res.on("data", (c: Buffer) => {
+            body += c.toString();
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, sent, body }));
+        });
+        req.on("error", (error) => (answered ? undefined : reject(error)));
+        const chunk = Buffer.alloc(64 * KiB, 0x61);
+        const pump = () => {
+          while (!answered && sent < 256 * MiB) {
+            sent += chunk.length;
+            if (!req.write(chunk)) return req.once("drain", pump);
+          }
+          req.end();
+        };
+        req.write('{"email":"');
+        pump();
+      });
+      o.got = `${describeAnswer(result.status, result.body)} after ${(result.sent / MiB).toFixed(1)} MiB sent`;
+      expectJsonError(stack, { status: result.status, body: result.body }, 413, "too_large");
+      expect(result.sent).toBeLessThan(32 * MiB);
+    },
+  );
+
+  for (const [method, path] of [
+    ["TRACE", "/api/files"],
+    ["PROPFIND", "/api/uploads/tus/"],
+    ["DELETE", "/api/cohorts"],
+    ["TRACE", "/dashboard"],
+  ] as const) {
+    kase("methods", `${method} ${path}`, "405 with Allow, JSON error shape", async (o) => {
+      const res = await rawRequest(
+        stack.webUrl,
+        head(`${method} ${path} HTTP/1.1`, [
+          ["Host", webHost()],
+          ["Cookie", people.admin.cookie],
+        ]),
+      );
+      o.got = `${describeRaw(res)}; Allow: ${res.headers.allow}`;
+      expectJsonError(stack, res, 405, "method_not_allowed");
+      expect(res.headers.allow).toMatch(/GET|POST/);
+    });
+  }
+});
+
+describe("filters PostgreSQL cannot hold", () => {
+  const bad = ["0000-01-01", "-000001-01-01", "+275760-09-13"];
+  for (const value of bad) {
+    kase(
+      "filters",
+      `from=${value} on /api/files, /api/audit and both pages`,
+      "400 naming the field; pages answer 200",
+      async (o) => {
+        const q = `from=${encodeURIComponent(value)}`;
+        const cookie = people.admin.cookie;
+        const files = await call(web(`/api/files?${q}`), { headers: { cookie } });
+        const audit = await call(web(`/api/audit?${q}`), { headers: { cookie } });
+        const filesPage = await call(web(`/files?${q}`), { headers: { cookie } });
+        const auditPage = await call(web(`/audit?${q}`), { headers: { cookie } });
+        o.got = `api ${files.status}/${audit.status}; pages ${filesPage.status}/${auditPage.status}`;
+        expect(expectJsonError(stack, files, 400, "bad_request").message).toContain("from");
+        expect(expectJsonError(stack, audit, 400, "bad_request").message).toContain("from");
+        expect(filesPage.status).toBe(200);
+        expect(auditPage.status).toBe(200);
+      },
+    );
+  }
+
+  kase("filters", "audit export with to=0000-01-01", "400 and no audit_exported row", async (o) => {
+    const before = await stack.sql`select 1 from phi_file_tracking where action = 'audit_exported'`;
+    const res = await call(web("/api/audit/export?to=0000-01-01"), { headers: { cookie: people.admin.cookie } });
+    const after = await stack.sql`select 1 from phi_file_tracking where action = 'audit_exported'`;
+    o.got = `${describeAnswer(res.status, res.body)}; export rows ${before.length} → ${after.length}`;
+    expectJsonError(stack, res, 400, "bad_request");
+    expect(after.length).toBe(before.length);
+  });
+});
+
+describe("a slow-starting upload", () => {
+  kase(
+    "slow client",
+    `multipart upload whose file bytes arrive one every 2 s (idle limit ${IDLE_SECONDS} s), 6 bytes`,
+    "201: the content check's hold-back does not leave storage's connection idle",
+    async (o) => {
+      const content = "a,b\n1\n";
+      const form = multipart(fileParts(stack.cohortId, "slow.csv", content));
+      const split = form.body.indexOf(Buffer.from(content));
+      const before = form.body.subarray(0, split);
+      const after = form.body.subarray(split + content.length);
+      const result = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(web("/api/uploads"), {
+          method: "POST",
+          headers: {
+            cookie: people.admin.cookie,
+            "content-type": form.contentType,
+            "content-length": String(form.body.length),
+          },
+        });
+        req.on("response", (res) => {
+          let body = "";
+          res.on("data", (c: Buffer) => {
+            body += c.toString();
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on("error", reject);
+        void (async () => {
+          req.write(before);
+          for (const byte of content) {
+            await sleep(2_000);
+            req.write(byte);
+          }
+          req.end(after);
+        })();
+      });
+      o.got = describeAnswer(result.status, result.body);
+      expect(result.status, result.body).toBe(201);
+      const body = JSON.parse(result.body) as { id: string; sha256: string };
+      expect(body.sha256).toBe(createHash("sha256").update(content).digest("hex"));
+      completed.set(body.id, body.sha256);
+    },
+  );
+});
+
+describe("idempotent deletes", () => {
+  kase(
+    "deletes",
+    "4 concurrent DELETEs of one file",
+    "one 200, three 404; one file_deleted row per tier",
+    async (o) => {
+      const { id } = await uploadOk(people.admin.cookie, stack.cohortId, "delete-race.csv", MAGIC.csv);
+      completed.delete(id);
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          call(web(`/api/files/${id}`), { method: "DELETE", headers: { cookie: people.admin.cookie } }),
+        ),
+      );
+      const rows = await stack.sql<{ server_role: string; n: number }[]>`
+        select server_role, count(*)::int as n from phi_file_tracking
+        where file_id = ${id} and action = 'file_deleted' group by server_role order by server_role::text`;
+      const statuses = answers.map((a) => a.status).sort();
+      o.got = `${statuses.join(", ")}; rows ${rows.map((r) => `${r.server_role} ${r.n}`).join(", ")}`;
+      expect(statuses).toEqual([200, 404, 404, 404]);
+      for (const a of answers.filter((x) => x.status === 404)) expectJsonError(stack, a, 404, "not_found");
+      expect(rows).toEqual([
+        { server_role: "services", n: 1 },
+        { server_role: "web", n: 1 },
+      ]);
+    },
+  );
+});
+
+describe("canonical ids", () => {
+  kase(
+    "ids",
+    "the last administrator deactivates and demotes themself by their upper-case id",
+    "403 both, still an active administrator",
+    async (o) => {
+      const upper = people.admin.id.toUpperCase();
+      const patch = (body: unknown) =>
+        call(web(`/api/admin/users/${upper}`), {
+          method: "PATCH",
+          headers: { cookie: people.admin.cookie, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      const off = await patch({ active: false });
+      const demote = await patch({ role: "member" });
+      const [row] = await stack.sql<{ is_active: boolean; role: string }[]>`
+        select is_active, role::text from users where id = ${people.admin.id}`;
+      o.got = `${off.status}, ${demote.status}; active ${row?.is_active}, ${row?.role}`;
+      expectJsonError(stack, off, 403, "forbidden");
+      expectJsonError(stack, demote, 403, "forbidden");
+      expect(row).toEqual({ is_active: true, role: "administrator" });
+    },
+  );
+
+  kase(
+    "ids",
+    "upload and tus creation with the cohort id in upper case",
+    "201; stored under the canonical (lower-case) cohort prefix",
+    async (o) => {
+      const upper = stack.cohortId.toUpperCase();
+      const up = await upload(people.admin.cookie, fileParts(upper, "upper.csv"));
+      expect(up.status, up.body).toBe(201);
+      const { id, sha256 } = JSON.parse(up.body) as { id: string; sha256: string };
+      completed.set(id, sha256);
+      const tus = await call(web("/api/uploads/tus/"), {
+        method: "POST",
+        headers: {
+          ...TUS,
+          cookie: people.admin.cookie,
+          "upload-length": "10",
+          "upload-metadata": metadata({ cohortId: upper, kind: "submission", filename: "upper-tus.csv" }),
+        },
+      });
+      expect(tus.status, tus.body).toBe(201);
+      const rows = await stack.sql<{ cohort_id: string; storage_key: string }[]>`
+        select cohort_id::text, storage_key from files where id in (${id}, ${tus.headers.get("x-depot-file-id") ?? id})`;
+      o.got = rows.map((r) => r.storage_key.split("/")[0]).join(", ");
+      expect(rows).toHaveLength(2);
+      for (const r of rows) {
+        expect(r.cohort_id).toBe(stack.cohortId);
+        expect(r.storage_key.startsWith(`${stack.cohortId}/`)).toBe(true);
+      }
+    },
+  );
+
+  kase("ids", "GET /api/files/<upper-case id>", "200, the same file", async (o) => {
+    const res = await call(web(`/api/files/${fileA.toUpperCase()}`), { headers: { cookie: people.admin.cookie } });
+    o.got = describeAnswer(res.status, res.body);
+    expect(res.status).toBe(200);
+    expect((JSON.parse(res.body) as { id: string }).id).toBe(fileA);
+  });
+});
+
+describe("every denial audited", () => {
+  kase(
+    "denials",
+    "manager's cleanup preview; manager of A reads a cohort B file's details; manager opens /admin",
+    "403 each (the page says so), each with an access_denied row (the file's row names the file)",
+    async (o) => {
+      const since = await lastAuditId();
+      const preview = await call(web("/api/maintenance/cleanup-preview"), {
+        method: "POST",
+        headers: { cookie: people.managerA.cookie },
+      });
+      const details = await call(web(`/api/files/${fileB}`), { headers: { cookie: people.managerA.cookie } });
+      const page = await call(web("/admin"), { headers: { cookie: people.managerA.cookie } });
+      expect(page.body).toContain("administrators only");
+      const rows = await deniedRows(since);
+      o.got = `${preview.status}, ${details.status}; rows: ${rows.map((r) => r.metadata.route).join(", ")}`;
+      expectJsonError(stack, preview, 403, "forbidden");
+      expectJsonError(stack, details, 403, "forbidden");
+      expect(rows.map((r) => [r.metadata.route, r.actor_user_id, r.file_id])).toEqual([
+        ["cleanup_preview", people.managerA.id, null],
+        ["file_details", people.managerA.id, fileB],
+        ["admin_page", people.managerA.id, null],
+      ]);
+    },
+  );
+});
+
 describe("sign-in", () => {
   kase("sign-in", "body that is not JSON, and a 2,000-character password", "400 both", async (o) => {
     const a = await call(web("/api/session"), {
@@ -1630,11 +2043,11 @@ describe("sign-in", () => {
     expectJsonError(stack, res, 401, "unauthorized");
   });
 
-  // Last: five failures lock sign-in from this address for a minute.
+  // Last: five failures lock this account for a minute.
   kase(
     "sign-in",
     "password guessing",
-    "429 with Retry-After once five sign-ins from this address failed within a minute",
+    "429 with Retry-After once five sign-ins to this account failed within a minute",
     async (o) => {
       const statuses: number[] = [];
       for (let i = 0; i < 6; i++) {

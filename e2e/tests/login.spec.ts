@@ -28,3 +28,25 @@ test("a wrong password is refused with a clear message", async ({ page }) => {
   await expect(page.getByTestId("login-error")).toHaveText("Incorrect email or password.");
   await expect(page).toHaveURL(/\/login/);
 });
+
+// What browsers normalise: a backslash is a slash, a tab vanishes. Each would have sent the person off-site.
+for (const callbackUrl of ["/\\evil.example", "/%09/evil.example", "/.//evil.example"]) {
+  test(`after signing in, callbackUrl=${callbackUrl} stays on Depot`, async ({ page }) => {
+    await page.goto(`/login?callbackUrl=${callbackUrl}`);
+    await page.getByLabel("Email").fill(ADMIN.email);
+    await page.getByLabel("Password").fill(ADMIN.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page).toHaveURL(/\/dashboard$/);
+    expect(new URL(page.url()).host).toBe(new URL(test.info().project.use.baseURL ?? "").host);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect(page).toHaveURL(/\/login/);
+  });
+}
+
+test("a same-origin callbackUrl is followed", async ({ page }) => {
+  await page.goto("/login?callbackUrl=/files");
+  await page.getByLabel("Email").fill(ADMIN.email);
+  await page.getByLabel("Password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/files$/);
+});

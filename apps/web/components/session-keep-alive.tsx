@@ -12,7 +12,7 @@ let lastRefresh = Date.now();
 export function noteActivity() {
   if (Date.now() - lastRefresh < REFRESH_EVERY_MS) return;
   lastRefresh = Date.now();
-  void fetch("/api/auth/session", { cache: "no-store" });
+  void fetch("/api/session", { cache: "no-store" });
 }
 
 export function SessionKeepAlive() {

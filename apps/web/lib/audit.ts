@@ -1,4 +1,3 @@
-import { DepotError } from "@depot/contract";
 import { type AuditEntry, appendAudit, type Queryable, type User } from "@depot/db";
 import { db } from "./db";
 import { actorOf, type RequestInfo } from "./request";
@@ -20,17 +19,4 @@ export function auditWeb(info: RequestInfo, user: User | null, entry: WebEntry, 
     requestId: info.requestId,
     actor: actorOf(user, info),
   });
-}
-
-/** A refusal of who may do what (401 or 403) leaves an access_denied row; other errors are the caller's to record. */
-export async function auditIfDenied(
-  info: RequestInfo,
-  user: User | null,
-  error: unknown,
-  metadata: Record<string, unknown>,
-) {
-  if (!(error instanceof DepotError) || (error.code !== "forbidden" && error.code !== "unauthorized")) return;
-  await auditWeb(info, user, { action: "access_denied", outcome: "denied", error: error.code, metadata }).catch(
-    () => {},
-  );
 }

@@ -31,6 +31,7 @@ const schema = z.object({
     .positive()
     .default(10 * MB),
   SESSION_IDLE_MINUTES: z.coerce.number().int().positive().default(60),
+  SESSION_MAX_HOURS: z.coerce.number().positive().default(12),
   ALLOWED_EXTENSIONS: z.string().default("csv,tsv,txt,sas7bdat,dta,sav,parquet,zip"),
   IDLE_TIMEOUT_SECONDS: z.coerce.number().int().positive().default(120),
   PRECHECK_RETENTION_HOURS: z.coerce.number().positive().default(72),
@@ -48,6 +49,8 @@ export interface WebEnv {
   maxUploadBytes: number;
   smallUploadMaxBytes: number;
   sessionIdleMinutes: number;
+  /** Absolute lifetime of a session from its sign-in, however often activity renews it. */
+  sessionMaxMs: number;
   allowedExtensions: string[];
   idleTimeoutMs: number;
   precheckRetentionMs: number;
@@ -75,6 +78,7 @@ export function parseWebEnv(source: Record<string, string | undefined>): WebEnv 
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     smallUploadMaxBytes: e.SMALL_UPLOAD_MAX_BYTES,
     sessionIdleMinutes: e.SESSION_IDLE_MINUTES,
+    sessionMaxMs: e.SESSION_MAX_HOURS * 3600_000,
     allowedExtensions: e.ALLOWED_EXTENSIONS.split(",")
       .map((x) => x.trim().toLowerCase().replace(/^\./, ""))
       .filter(Boolean),

@@ -13,12 +13,12 @@ export const WEB_ROUTES: readonly RouteTemplate[] = [
   [/^\/api\/audit\/export$/, "/api/audit/export"],
   [/^\/api\/audit\/?$/, "/api/audit"],
   [new RegExp(`^/api/admin/users/${ID}$`), "/api/admin/users/:id"],
-  [/^\/api\/admin\/(users|cohorts|memberships)$/, "/api/admin"],
-  [/^\/api\/auth\//, "/api/auth"],
-  [/^\/api\/(session|cohorts|health)$/, "/api/other"],
+  [/^\/api\/admin\/(users|cohorts|memberships|tokens)$/, "/api/admin"],
+  [/^\/api\/tokens(\/[^/]+)?$/, "/api/tokens"],
+  [/^\/api\/(session|cohorts|me)$/, "/api/other"],
   [/^\/api\/maintenance\//, "/api/maintenance"],
   [/^\/api\//, "/api/unknown"],
-  [/^\/(login|dashboard|upload|files|audit|admin)?\/?$/, "page"],
+  [/^\/(login|dashboard|upload|files|audit|admin|tokens)?\/?$/, "page"],
   [/^\/metrics$/, "/metrics"],
 ];
 

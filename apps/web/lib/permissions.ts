@@ -1,6 +1,8 @@
 import { DepotError } from "@depot/contract";
-import { type FileRow, findCohort, listCohorts, membershipsOf, roleInCohort, type User } from "@depot/db";
+import { type FileRow, findCohort, findFile, listCohorts, membershipsOf, roleInCohort, type User } from "@depot/db";
+import type { RouteContext } from "./api";
 import { db } from "./db";
+import { canonicalId } from "./ids";
 import { tokenAllows, tokenOf } from "./tokens";
 
 /** `read` is seeing a cohort and its file records (anyone with a role; a token of any permission). */
@@ -59,8 +61,9 @@ async function visibleByRole(user: User): Promise<VisibleCohort[]> {
   });
 }
 
+/** `cohortId` must be canonical (lower case, see canonicalId): it becomes a storage key prefix. */
 export async function requireCohortPermission(user: User, action: Action, cohortId: string): Promise<void> {
-  if (!/^[0-9a-f-]{36}$/i.test(cohortId) || !(await findCohort(db(), cohortId))) {
+  if (canonicalId(cohortId) !== cohortId || !(await findCohort(db(), cohortId))) {
     throw new DepotError("not_found", "no such cohort");
   }
   if (!(await can(user, action, cohortId))) {
@@ -80,4 +83,20 @@ export async function requireFilePermission(user: User, action: Action, file: Fi
     throw new DepotError("forbidden", `you may not ${action} this file`);
   }
   return file;
+}
+
+/**
+ * The file a route's path names (any spelling of its id), if this person may `action` it; the file and its cohort
+ * become the route's target, so a refusal's access_denied row names them.
+ */
+export async function requireFileInRoute(
+  ctx: RouteContext,
+  user: User,
+  rawId: string,
+  action: Action,
+): Promise<FileRow> {
+  const id = canonicalId(rawId);
+  const file = id ? await findFile(db(), id) : undefined;
+  if (file) Object.assign(ctx.target, { fileId: file.id, cohortId: file.cohortId });
+  return requireFilePermission(user, action, file);
 }

@@ -15,10 +15,15 @@ export interface RequestInfo {
 }
 
 export function requestInfo(req: Request): RequestInfo {
+  return requestInfoOf(req.headers);
+}
+
+/** The same from a request's headers (a page reads them through next/headers). */
+export function requestInfoOf(headers: Headers): RequestInfo {
   return {
-    requestId: req.headers.get(REQUEST_ID_HEADER) ?? randomUUID(),
-    ip: req.headers.get(CLIENT_IP_HEADER) ?? "unknown",
-    userAgent: req.headers.get("user-agent")?.slice(0, 500) ?? null,
+    requestId: headers.get(REQUEST_ID_HEADER) ?? randomUUID(),
+    ip: headers.get(CLIENT_IP_HEADER) ?? "unknown",
+    userAgent: headers.get("user-agent")?.slice(0, 500) ?? null,
   };
 }
 

@@ -1,20 +1,29 @@
 import { DepotError } from "@depot/contract";
 import { findUserById, type User } from "@depot/db";
-import { getServerSession } from "next-auth";
-import { authOptions } from "./auth";
+import { cookies } from "next/headers";
+import { readSessionToken, type SessionClaims, sessionCookieName, sessionStands } from "./auth";
 import { db } from "./db";
 import { userFromBearerToken } from "./tokens";
 
+export interface Session {
+  user: User;
+  claims: SessionClaims;
+}
+
 /**
- * The signed-in person, read fresh from the database on every request: a deactivated account
- * stops working at once, whatever its token says.
+ * The session cookie's person, read fresh from the database: null unless the token is valid and still stands
+ * (active account, same session version, within the absolute lifetime; see sessionStands).
  */
+export async function sessionFromCookie(): Promise<Session | null> {
+  const claims = await readSessionToken((await cookies()).get(sessionCookieName())?.value);
+  if (!claims) return null;
+  const user = await findUserById(db(), claims.sub);
+  return sessionStands(claims, user) ? { user, claims } : null;
+}
+
+/** The signed-in person on every request: a deactivated account or an ended session stops working at once. */
 export async function currentUser(): Promise<User | null> {
-  const session = await getServerSession(authOptions());
-  const id = (session?.user as { id?: string } | undefined)?.id;
-  if (!id) return null;
-  const user = await findUserById(db(), id);
-  return user?.isActive ? user : null;
+  return (await sessionFromCookie())?.user ?? null;
 }
 
 /** For route handlers: the signed-in, active person (or the owner of a valid bearer token), or a 401. */

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { type Readable, type Transform, Writable } from "node:stream";
+import { type Readable, Transform, type TransformCallback, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DepotError, ERROR_STATUS, type ErrorBody, type ErrorCode, HEADER, isErrorBody } from "@depot/contract";
 import type { User } from "@depot/db";
@@ -47,9 +47,29 @@ const STATUS_MESSAGES: Record<number, string> = {
   413: "the upload is larger than the storage service accepts",
 };
 
+/** Passes bytes through and says when the first of them (or the end) reached it. */
+class FirstBytes extends Transform {
+  private arrive!: () => void;
+  readonly arrived = new Promise<void>((resolve) => {
+    this.arrive = resolve;
+  });
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+    this.arrive();
+    callback(null, chunk);
+  }
+  override _flush(callback: TransformCallback) {
+    this.arrive();
+    callback();
+  }
+}
+
 /**
  * Streams `source` to the storage service and returns its (small JSON) reply. The got stream sits in the
  * middle of the pipeline so a failure of either side rejects: the caller never waits on a dead upload.
+ *
+ * The request to storage starts only once the first bytes have passed the checks (the content check holds back
+ * its first 512 bytes): a client that starts slowly, a byte every few seconds, is timed by the web's idle rule
+ * alone, and storage never sees a connection from the web that sends nothing while the web waits for its client.
  */
 export async function streamToStorage(options: {
   path: string;
@@ -62,42 +82,44 @@ export async function streamToStorage(options: {
   inspect?: Transform;
 }): Promise<StorageReply> {
   const env = getEnv();
-  const upstream = got.stream(`${env.servicesUrl}/${options.path}`, {
-    method: options.method,
-    headers: { [HEADER.apiKey]: env.apiKey, ...options.headers },
-    throwHttpErrors: false,
-    retry: { limit: 0 },
-    // No idle timer on this socket: a client or a storage service that stops moving bytes stalls the person's own
-    // connection, which the web server's idle rule closes, and that fails this pipeline. Once every byte is sent,
-    // storage may be quiet for a long time while it finishes (a tus join on S3), up to STORAGE_ANSWER_TIMEOUT_MS.
-    timeout: { connect: 5_000, response: STORAGE_ANSWER_TIMEOUT_MS },
-  });
+  const through = options.inspect ? [options.inspect] : [];
+  const checked = new FirstBytes();
+  const reading = pipeline([options.source, ...through, new ByteLimit(options.maxBytes), checked]);
+  reading.catch(() => {}); // awaited below; a failure before storage is reached surfaces there
   let reply: { statusCode: number; headers: IncomingHttpHeaders } | undefined;
-  upstream.on("response", (response: { statusCode: number; headers: IncomingHttpHeaders }) => {
-    reply = response;
-  });
   const chunks: Buffer[] = [];
-  let received = 0;
-  // Storage may refuse while bytes still flow (disk full, S3 gone) and close gracefully; got then neither errors
-  // nor takes more bytes, so the whole pipeline would wait for ever. Its complete refusal ends the transfer.
-  const refused = new AbortController();
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      received += chunk.length;
-      if (received > MAX_REPLY_BYTES) return callback(new Error("storage reply too large"));
-      chunks.push(chunk);
-      callback();
-    },
-    final(callback) {
-      if (reply && reply.statusCode >= 400) refused.abort();
-      callback();
-    },
-  });
   try {
-    const through = options.inspect ? [options.inspect] : [];
-    await pipeline([options.source, ...through, new ByteLimit(options.maxBytes), upstream, sink], {
-      signal: refused.signal,
+    await Promise.race([checked.arrived, reading.then(() => checked.arrived)]);
+    const upstream = got.stream(`${env.servicesUrl}/${options.path}`, {
+      method: options.method,
+      headers: { [HEADER.apiKey]: env.apiKey, ...options.headers },
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      // No idle timer on this socket: a client or a storage service that stops moving bytes stalls the person's own
+      // connection, which the web server's idle rule closes, and that fails this pipeline. Once every byte is sent,
+      // storage may be quiet for a long time while it finishes (a tus join on S3), up to STORAGE_ANSWER_TIMEOUT_MS.
+      timeout: { connect: 5_000, response: STORAGE_ANSWER_TIMEOUT_MS },
     });
+    upstream.on("response", (response: { statusCode: number; headers: IncomingHttpHeaders }) => {
+      reply = response;
+    });
+    let received = 0;
+    // Storage may refuse while bytes still flow (disk full, S3 gone) and close gracefully; got then neither errors
+    // nor takes more bytes, so the whole pipeline would wait for ever. Its complete refusal ends the transfer.
+    const refused = new AbortController();
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        received += chunk.length;
+        if (received > MAX_REPLY_BYTES) return callback(new Error("storage reply too large"));
+        chunks.push(chunk);
+        callback();
+      },
+      final(callback) {
+        if (reply && reply.statusCode >= 400) refused.abort();
+        callback();
+      },
+    });
+    await Promise.all([pipeline([checked, upstream, sink], { signal: refused.signal }), reading]);
   } catch (error) {
     if (error instanceof DepotError) throw error;
     // Storage may refuse mid-stream (disk full, S3 gone) and close while we still send: its status says why.

@@ -5,6 +5,7 @@ import { createFileRecord, type FileKind, type FileRow, type User } from "@depot
 import { db } from "./db";
 import { getEnv } from "./env";
 import { requireAllowedExtension, sanitizeDisplayName } from "./filenames";
+import { requireId } from "./ids";
 import { requireCohortPermission } from "./permissions";
 
 export interface UploadRequest {
@@ -26,19 +27,21 @@ export async function beginUpload(user: User, request: UploadRequest): Promise<F
   if (!request.cohortId) throw new DepotError("bad_request", "cohortId is required (send it before the file part)");
   if (!KINDS.includes(request.kind as FileKind))
     throw new DepotError("bad_request", "kind must be precheck or submission");
-  await requireCohortPermission(user, "upload", request.cohortId);
+  // Canonical before anything uses it: the cohort id is the storage key's prefix.
+  const cohortId = requireId(request.cohortId, "cohort");
+  await requireCohortPermission(user, "upload", cohortId);
   const name = sanitizeDisplayName(request.filename ?? "");
   requireAllowedExtension(name, env.allowedExtensions);
   const kind = request.kind as FileKind;
   const id = randomUUID();
   return createFileRecord(db(), {
     id,
-    cohortId: request.cohortId,
+    cohortId,
     uploaderId: user.id,
     originalName: name,
     contentType: (request.contentType ?? "application/octet-stream").replace(/[^\w.+/-]/g, "").slice(0, 100),
     storageDisk: process.env.WORKSPACE_STORAGE_DISK ?? DEFAULT_DISK,
-    storageKey: buildStorageKey(request.cohortId, id),
+    storageKey: buildStorageKey(cohortId, id),
     kind,
     expiresAt: kind === "precheck" ? new Date(Date.now() + env.precheckRetentionMs) : null,
   });

@@ -4,6 +4,8 @@ import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
+import { buildStorageKey } from "@depot/contract";
+import { createFileRecord, ensureCohort, findFile } from "@depot/db";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { json, startTestStorage, TEST_API_KEY } from "../test-server";
@@ -258,6 +260,40 @@ describe("refusals", () => {
     for (const method of ["POST", "PATCH", "HEAD"]) {
       expect((await fetch(`${storage.url}/internal/tus/abc`, { method })).status).toBe(401);
     }
+  });
+});
+
+describe("deleting a file", () => {
+  test("concurrent deletes of one file: exactly one 200 and one file_deleted row, the others 404", async () => {
+    const cohortId = (await ensureCohort(storage.db, { name: "Delete race" })).cohort.id;
+    const id = "7d0b7f9e-2b51-4c1e-9f0a-5a7c3e1d2b40";
+    const storageKey = buildStorageKey(cohortId, id);
+    await createFileRecord(storage.db, {
+      id,
+      cohortId,
+      uploaderId: null,
+      originalName: "race.csv",
+      storageDisk: "workspace",
+      storageKey,
+      kind: "submission",
+    });
+    const put = await uploadBuffer("ignored", Buffer.from("a,b\n"), { "x-depot-file-id": id });
+    expect(put.status).toBe(201);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        fetch(url("delete"), {
+          method: "DELETE",
+          headers: { ...auth, "x-depot-file-id": id, "x-request-id": `req-race-${i}` },
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 404, 404, 404, 404, 404]);
+    const rows = await storage.db.execute<{ n: number }>(
+      sql`select count(*)::int as n from phi_file_tracking where file_id = ${id} and action = 'file_deleted'`,
+    );
+    expect(rows[0]?.n).toBe(1);
+    expect((await findFile(storage.db, id))?.status).toBe("deleted");
+    expect(filesOnDisk()).not.toContain(storageKey);
   });
 });
 

@@ -144,12 +144,19 @@ export async function download(ctx: StorageContext, request: RequestContext): Pr
   }
 }
 
+/**
+ * Deletes an object, and for a named file marks it deleted. Idempotent under concurrency: the file row is claimed
+ * first with a conditional update (its row lock held until the object is gone and the audit row written), so of
+ * concurrent deletes of one file exactly one removes it and writes `file_deleted`; the others get 404.
+ */
 export async function remove(ctx: StorageContext, request: RequestContext): Promise<void> {
   const file = await namedFile(ctx, request);
   const { disk, driver, key } = target(ctx, request, file);
-  const deleted = await driver.delete(key);
+  let deleted = false;
   await ctx.db.transaction(async (tx) => {
-    if (file) await markFileDeleted(tx, file.id);
+    if (file && !(await markFileDeleted(tx, file.id)))
+      throw new DepotError("not_found", "this file is already deleted");
+    deleted = await driver.delete(key);
     await request.audit(
       {
         cohortId: file?.cohortId,

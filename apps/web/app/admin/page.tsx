@@ -16,7 +16,7 @@ export const dynamic = "force-dynamic";
 export default async function AdminPage() {
   const me = await currentUser();
   if (!me) redirect("/login?callbackUrl=/admin");
-  if (!isAdministrator(me)) return <AdministratorsOnly />;
+  if (!isAdministrator(me)) return <AdministratorsOnly user={me} page="admin_page" />;
   const [users, cohorts] = await Promise.all([listUsers(db()), listCohortsWithCounts(db())]);
 
   return (

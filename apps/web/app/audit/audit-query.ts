@@ -1,18 +1,9 @@
 import type { AuditFilters } from "@depot/db";
 import { z } from "zod";
+import { filterProblem, instantField as instant, instantOf, presentValues, tokenField } from "@/lib/filters";
+import { uuidField as uuid } from "@/lib/ids";
 
 export const AUDIT_PAGE_SIZE = 50;
-
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, {
-  error: "must be a UUID",
-});
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-/** A date (yyyy-mm-dd, read as UTC) or a full ISO timestamp. */
-const instant = z
-  .string()
-  .refine((v) => (DATE_ONLY.test(v) || /^\d{4}-\d{2}-\d{2}T/.test(v)) && !Number.isNaN(Date.parse(v)), {
-    error: "must be a date (yyyy-mm-dd) or an ISO timestamp",
-  });
 
 const schema = z.object({
   fileId: uuid.optional(),
@@ -26,7 +17,7 @@ const schema = z.object({
   outcome: z.enum(["success", "failure", "denied"]).optional(),
   from: instant.optional(),
   to: instant.optional(),
-  requestId: z.string().max(200).optional(),
+  requestId: tokenField(200).optional(),
   page: z.coerce.number().int().min(1).max(1_000_000).default(1),
   pageSize: z.coerce.number().int().min(1).max(500).default(AUDIT_PAGE_SIZE),
 });
@@ -42,23 +33,11 @@ export type AuditQuery =
  * day: `from=2026-03-01` starts at its midnight, `to=2026-03-01` ends at its last millisecond.
  */
 export function parseAuditQuery(params: URLSearchParams | Record<string, string | string[] | undefined>): AuditQuery {
-  const entries =
-    params instanceof URLSearchParams
-      ? Object.fromEntries(params)
-      : Object.fromEntries(Object.entries(params).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
-  const present = Object.fromEntries(
-    Object.entries(entries)
-      .map(([k, v]) => [k, typeof v === "string" ? v.trim() : v])
-      .filter(([, v]) => v !== undefined && v !== ""),
-  );
-  const parsed = schema.safeParse(present);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { ok: false, message: `invalid filter ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}` };
-  }
+  const parsed = schema.safeParse(presentValues(params));
+  if (!parsed.success) return { ok: false, message: filterProblem(parsed.error) };
   const v = parsed.data;
-  const from = v.from ? new Date(v.from) : undefined;
-  const to = v.to ? new Date(DATE_ONLY.test(v.to) ? `${v.to}T23:59:59.999Z` : v.to) : undefined;
+  const from = v.from ? instantOf(v.from, "from") : undefined;
+  const to = v.to ? instantOf(v.to, "to") : undefined;
   const filters: AuditFilters = {
     fileId: v.fileId,
     cohortId: v.cohortId,

@@ -61,7 +61,7 @@ const tierClass = { web: styles.tierWeb, services: styles.tierServices, cli: sty
 export default async function AuditPage({ searchParams }: { searchParams: SearchParams }) {
   const me = await currentUser();
   if (!me) redirect("/login?callbackUrl=/audit");
-  if (!isAdministrator(me)) return <AdministratorsOnly />;
+  if (!isAdministrator(me)) return <AdministratorsOnly user={me} page="audit_page" />;
 
   const raw = await searchParams;
   const query = parseAuditQuery(raw);

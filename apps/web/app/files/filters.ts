@@ -28,12 +28,13 @@ export function readFileFilters(raw: Record<string, string | undefined>) {
   const candidates: Record<string, string | undefined> = { ...raw, status: status === "all" ? undefined : status };
   for (const [key, value] of Object.entries(candidates)) {
     if (value === undefined || value === "" || !(key in FILTER_LABELS)) continue;
-    if (parseFileQuery({ [key]: value })) kept[key] = value;
+    if (parseFileQuery({ [key]: value }).ok) kept[key] = value;
     else
       errors.push(`${FILTER_LABELS[key]}: "${value.slice(0, 60)}" is not a valid value${hint(key)}; it was ignored.`);
   }
-  const query = parseFileQuery(kept) ?? parseFileQuery({});
-  if (!query) throw new Error("the default file query is invalid");
+  const keptQuery = parseFileQuery(kept);
+  const query = keptQuery.ok ? keptQuery : parseFileQuery({});
+  if (!query.ok) throw new Error("the default file query is invalid");
   return { query, errors, status };
 }
 

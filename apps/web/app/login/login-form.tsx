@@ -1,6 +1,7 @@
 "use client";
 
 import { type FormEvent, useState } from "react";
+import { safeRedirectPath } from "@/lib/redirect";
 
 export function LoginForm() {
   const [error, setError] = useState<string | null>(null);
@@ -23,7 +24,7 @@ export function LoginForm() {
         return;
       }
       const next = new URLSearchParams(window.location.search).get("callbackUrl");
-      window.location.assign(next?.startsWith("/") && !next.startsWith("//") ? next : "/dashboard");
+      window.location.assign(safeRedirectPath(next, window.location.origin));
     } catch {
       setError("The server could not be reached. Check your connection and try again.");
     } finally {

@@ -2,7 +2,7 @@ import { asc, eq, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { hashPassword } from "../passwords";
 import { type Cohort, cohortMemberships, cohorts, files, type MembershipRole, type User, users } from "../schema";
-import { createUser, findUserByEmail, type NewUser, normalizeEmail } from "./users";
+import { createUser, endSessions, findUserByEmail, type NewUser, normalizeEmail } from "./users";
 
 export type UserRole = User["role"];
 
@@ -89,19 +89,27 @@ export async function createUserAccount(db: Queryable, input: NewUser): Promise<
 
 /** Activates or deactivates a user; returns the updated user, or undefined when there is no such user. */
 export async function setUserActive(db: Queryable, id: string, active: boolean): Promise<User | undefined> {
-  const [row] = await db.update(users).set({ isActive: active }).where(eq(users.id, id)).returning();
+  const [row] = await db
+    .update(users)
+    .set({ isActive: active, sessionVersion: endSessions })
+    .where(eq(users.id, id))
+    .returning();
   return row;
 }
 
 /** Replaces a user's password with a new argon2id hash; false when there is no such user. */
 export async function resetPassword(db: Queryable, id: string, newPassword: string): Promise<boolean> {
   const passwordHash = await hashPassword(newPassword);
-  const rows = await db.update(users).set({ passwordHash }).where(eq(users.id, id)).returning({ id: users.id });
+  const rows = await db
+    .update(users)
+    .set({ passwordHash, sessionVersion: endSessions })
+    .where(eq(users.id, id))
+    .returning({ id: users.id });
   return rows.length === 1;
 }
 
 export async function updateUserRole(db: Queryable, id: string, role: UserRole): Promise<User | undefined> {
-  const [row] = await db.update(users).set({ role }).where(eq(users.id, id)).returning();
+  const [row] = await db.update(users).set({ role, sessionVersion: endSessions }).where(eq(users.id, id)).returning();
   return row;
 }
 

@@ -1,6 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { cohortMemberships, cohorts, type MembershipRole } from "../schema";
+import { endSessionsOf } from "./users";
 
 /** Creates the cohort unless one of that name exists; returns whether it was created. */
 export async function ensureCohort(db: Queryable, input: { name: string; description?: string }) {
@@ -15,17 +16,23 @@ export async function ensureCohort(db: Queryable, input: { name: string; descrip
   return { cohort: existing, created: false };
 }
 
+/** Adds or changes a membership; changing an existing role ends the user's earlier sessions. */
 export async function setMembership(db: Queryable, input: { userId: string; cohortId: string; role: MembershipRole }) {
+  const previous = await roleInCohort(db, input.userId, input.cohortId);
+  if (previous && previous !== input.role) await endSessionsOf(db, input.userId);
   await db
     .insert(cohortMemberships)
     .values(input)
     .onConflictDoUpdate({ target: [cohortMemberships.userId, cohortMemberships.cohortId], set: { role: input.role } });
 }
 
+/** Removes a membership and ends the user's earlier sessions. */
 export async function removeMembership(db: Queryable, input: { userId: string; cohortId: string }) {
-  await db
+  const removed = await db
     .delete(cohortMemberships)
-    .where(and(eq(cohortMemberships.userId, input.userId), eq(cohortMemberships.cohortId, input.cohortId)));
+    .where(and(eq(cohortMemberships.userId, input.userId), eq(cohortMemberships.cohortId, input.cohortId)))
+    .returning({ userId: cohortMemberships.userId });
+  if (removed.length > 0) await endSessionsOf(db, input.userId);
 }
 
 export async function listCohorts(db: Queryable) {

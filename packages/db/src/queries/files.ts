@@ -57,8 +57,17 @@ export async function markFileFailed(db: Queryable, id: string) {
     .where(and(eq(files.id, id), eq(files.status, "uploading")));
 }
 
-export async function markFileDeleted(db: Queryable, id: string) {
-  await db.update(files).set({ status: "deleted", deletedAt: new Date(), uploadId: null }).where(eq(files.id, id));
+/**
+ * Marks a file deleted, conditionally: true only for the one caller that moved it there. Concurrent deletes of
+ * one file wait on the row's lock and then find it already deleted, so exactly one of them goes on.
+ */
+export async function markFileDeleted(db: Queryable, id: string): Promise<boolean> {
+  const rows = await db
+    .update(files)
+    .set({ status: "deleted", deletedAt: new Date(), uploadId: null })
+    .where(and(eq(files.id, id), ne(files.status, "deleted")))
+    .returning({ id: files.id });
+  return rows.length === 1;
 }
 
 /** The file a resumable upload belongs to (while the upload is in progress or finished). */

@@ -1,18 +1,15 @@
 import { DepotError } from "@depot/contract";
 import type { AuditEntry, Queryable, User } from "@depot/db";
-import type { z } from "zod";
 import { MIN_PASSWORD_LENGTH } from "@/app/admin/admin-fetch";
-import { api } from "@/lib/api";
-import { auditIfDenied, auditWeb } from "@/lib/audit";
+import { route } from "@/lib/api";
+import { auditWeb } from "@/lib/audit";
+import { readJson } from "@/lib/body";
 import { isAdministrator } from "@/lib/permissions";
-import { type RequestInfo, requestInfo, requireSameOrigin } from "@/lib/request";
-import { requireUser } from "@/lib/session";
+import { type RequestInfo, requireSameOrigin } from "@/lib/request";
 import { refuseToken } from "@/lib/tokens";
 
 /** The shortest password an administrator may set (shared with the admin page). */
 export { MIN_PASSWORD_LENGTH };
-
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface AdminContext {
   user: User;
@@ -22,27 +19,20 @@ export interface AdminContext {
 /**
  * Runs an administrators-only route handler (administrators and superusers): same-origin check first for
  * state-changing methods, then the session (401) and the role (403). Every refusal (401/403, including a
- * handler's own, such as an administrator trying to deactivate themself) leaves an `access_denied` row.
+ * handler's own, such as an administrator trying to deactivate themself) leaves an `access_denied` row (route()).
  */
 export function adminRoute(
   req: Request,
-  route: string,
+  name: string,
   handler: (ctx: AdminContext) => Promise<Response>,
 ): Promise<Response> {
-  const info = requestInfo(req);
-  let user: User | null = null;
-  return api(async () => {
-    try {
-      if (req.method !== "GET" && req.method !== "HEAD") requireSameOrigin(req);
-      // Known before the role check, so a refused member is named in the denied row.
-      user = await requireUser();
-      if (!isAdministrator(user)) throw new DepotError("forbidden", "administrators only");
-      refuseToken(user, "administration");
-      return await handler({ user, info });
-    } catch (error) {
-      await auditIfDenied(info, user, error, { route, method: req.method });
-      throw error;
-    }
+  return route(req, name, async (ctx) => {
+    if (req.method !== "GET" && req.method !== "HEAD") requireSameOrigin(req);
+    // Known before the role check, so a refused member is named in the denied row.
+    const user = await ctx.requireUser();
+    if (!isAdministrator(user)) throw new DepotError("forbidden", "administrators only");
+    refuseToken(user, "administration");
+    return handler({ user, info: ctx.info });
   });
 }
 
@@ -59,18 +49,8 @@ export function auditWebIn(
   return auditWeb(info, user, entry, tx);
 }
 
-/** The JSON body, validated; a 400 names the first problem (never echoing a value, so no password leaks). */
-export async function parseBody<T extends z.ZodType>(req: Request, schema: T): Promise<z.output<T>> {
-  const raw = await req.json().catch(() => undefined);
-  if (raw === undefined) throw new DepotError("bad_request", "send a JSON body");
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
-    throw new DepotError("bad_request", `invalid request: ${where}${issue?.message ?? "invalid body"}`);
-  }
-  return parsed.data;
-}
+/** The JSON body (at most 64 KiB), validated; a 400 names the first problem (never echoing a value). */
+export const parseBody = readJson;
 
 /** A user without the password hash, as the admin API returns it. */
 export function publicUser(u: User) {

@@ -1,24 +1,19 @@
 import { DepotError } from "@depot/contract";
 import { listFiles } from "@depot/db";
-import { api } from "@/lib/api";
+import { route } from "@/lib/api";
 import { db } from "@/lib/db";
 import { parseFileQuery } from "@/lib/file-query";
 import { isAdministrator, visibleCohorts } from "@/lib/permissions";
-import { requireUser } from "@/lib/session";
 import { tokenOf } from "@/lib/tokens";
 
 export const dynamic = "force-dynamic";
 
 /** Files the person may see, with the same filters as the /files page. */
 export function GET(req: Request) {
-  return api(async () => {
-    const user = await requireUser();
+  return route(req, "files", async (ctx) => {
+    const user = await ctx.requireUser();
     const query = parseFileQuery(new URL(req.url).searchParams);
-    if (!query)
-      throw new DepotError(
-        "bad_request",
-        "invalid filter: check cohortId, kind, status, uploaderId, from, to, sort, page",
-      );
+    if (!query.ok) throw new DepotError("bad_request", query.message);
     const cohortIds = isAdministrator(user) && !tokenOf(user) ? null : (await visibleCohorts(user)).map((c) => c.id);
     const { rows, total } = await listFiles(db(), { ...query.filters, cohortIds });
     return Response.json({

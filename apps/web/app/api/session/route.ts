@@ -1,32 +1,31 @@
-import { encode } from "next-auth/jwt";
+import { endSessionsOf } from "@depot/db";
 import { z } from "zod";
 import { api, jsonError } from "@/lib/api";
+import { clearedSessionCookie, sessionCookie } from "@/lib/auth";
+import { readJson } from "@/lib/body";
 import { checkCredentials } from "@/lib/credentials";
 import { db } from "@/lib/db";
-import { getEnv } from "@/lib/env";
 import { requestInfo, requireSameOrigin } from "@/lib/request";
+import { sessionFromCookie } from "@/lib/session";
 
 export const dynamic = "force-dynamic";
 
 const body = z.object({ email: z.string().min(1).max(320), password: z.string().min(1).max(1024) });
 
-/** next-auth's own cookie, so pages and API routes read one session whichever way someone signed in. */
-export function sessionCookieName() {
-  return getEnv().publicUrl.startsWith("https://") ? "__Secure-next-auth.session-token" : "next-auth.session-token";
-}
+const publicUser = (u: { id: string; email: string; name: string }) => ({ id: u.id, email: u.email, name: u.name });
 
 /**
- * Sign in with `{ email, password }` (for the login page and for scripts: `curl -c jar -H 'content-type:
+ * Sign in with `{ email, password }`, the one way in (the login page and scripts: `curl -c jar -H 'content-type:
  * application/json' -d '{"email":…,"password":…}' …/api/session`). 401 wrong, 403 deactivated, 429 too many tries.
+ * The body is at most 64 KiB; the client's address is the socket's, or X-Forwarded-For only behind TRUSTED_PROXIES.
  */
 export function POST(req: Request) {
   return api(async () => {
     requireSameOrigin(req);
     const info = requestInfo(req);
-    const parsed = body.safeParse(await req.json().catch(() => null));
-    if (!parsed.success) return jsonError("bad_request", "send JSON with email and password");
+    const input = await readJson(req, body);
     const result = await checkCredentials(db(), {
-      ...parsed.data,
+      ...input,
       ip: info.ip,
       userAgent: info.userAgent,
       requestId: info.requestId,
@@ -34,33 +33,44 @@ export function POST(req: Request) {
     if (!result.ok) {
       const code =
         result.reason === "rate_limited" ? "rate_limited" : result.reason === "inactive" ? "forbidden" : "unauthorized";
-      return jsonError(code, result.message, result.reason === "rate_limited" ? { "retry-after": "60" } : {});
+      const retry = result.retryAfterSeconds ? { "retry-after": String(result.retryAfterSeconds) } : undefined;
+      return jsonError(code, result.message, retry);
     }
-    const env = getEnv();
-    const maxAge = env.sessionIdleMinutes * 60;
-    const token = await encode({
-      token: { sub: result.user.id, email: result.user.email, name: result.user.name },
-      secret: env.authSecret,
-      maxAge,
-    });
-    const secure = env.publicUrl.startsWith("https://") ? "; Secure" : "";
     return Response.json(
-      { user: { id: result.user.id, email: result.user.email, name: result.user.name } },
+      { user: publicUser(result.user) },
+      { headers: { "set-cookie": await sessionCookie(result.user) } },
+    );
+  });
+}
+
+/**
+ * The current session, renewed (activity keeps a session alive for SESSION_IDLE_MINUTES more, never past
+ * SESSION_MAX_HOURS after sign-in). A session that no longer stands gets a 401 and its cookie removed, never renewed.
+ */
+export function GET() {
+  return api(async () => {
+    const session = await sessionFromCookie();
+    if (!session) {
+      return jsonError("unauthorized", "sign in first: no valid session", { "set-cookie": clearedSessionCookie() });
+    }
+    return Response.json(
+      { user: publicUser(session.user), signedInAt: new Date(session.claims.authTime * 1000).toISOString() },
       {
         headers: {
-          "set-cookie": `${sessionCookieName()}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure}`,
+          "set-cookie": await sessionCookie(session.user, session.claims.authTime),
+          "cache-control": "no-store",
         },
       },
     );
   });
 }
 
+/** Sign out: ends the session on the server (every token issued to this person so far) and removes the cookie. */
 export function DELETE(req: Request) {
   return api(async () => {
     requireSameOrigin(req);
-    return new Response(null, {
-      status: 204,
-      headers: { "set-cookie": `${sessionCookieName()}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0` },
-    });
+    const session = await sessionFromCookie();
+    if (session) await endSessionsOf(db(), session.user.id);
+    return new Response(null, { status: 204, headers: { "set-cookie": clearedSessionCookie() } });
   });
 }

@@ -2,10 +2,11 @@ import { DepotError } from "@depot/contract";
 import { createAccessToken, listAccessTokens } from "@depot/db";
 import { z } from "zod";
 import { auditWeb } from "@/lib/audit";
+import { readJson } from "@/lib/body";
 import { db } from "@/lib/db";
+import { uuidField } from "@/lib/ids";
 import { visibleCohorts } from "@/lib/permissions";
 import { generateToken, MAX_TOKEN_DAYS, TOKEN_PERMISSIONS } from "@/lib/tokens";
-import { parseBody, UUID } from "../admin/admin-api";
 import { publicToken, tokenRoute } from "./token-api";
 
 export const dynamic = "force-dynamic";
@@ -16,7 +17,7 @@ const createBody = z.object({
   name: z.string().trim().min(1).max(100),
   /** Days from now, 1 to 365 (default 90). */
   expiresInDays: z.number().int().min(1).max(MAX_TOKEN_DAYS).default(90),
-  cohortId: z.string().regex(UUID, { error: "must be a UUID" }).nullable().default(null),
+  cohortId: uuidField.nullable().default(null),
   permission: z.enum(TOKEN_PERMISSIONS as ["read", "download", "upload"]),
 });
 
@@ -35,7 +36,7 @@ export function GET(req: Request) {
  */
 export function POST(req: Request) {
   return tokenRoute(req, "tokens", async ({ user, info }) => {
-    const input = await parseBody(req, createBody);
+    const input = await readJson(req, createBody);
     if (input.cohortId) {
       const cohort = (await visibleCohorts(user)).find((c) => c.id === input.cohortId);
       if (!cohort) throw new DepotError("not_found", "no such cohort");

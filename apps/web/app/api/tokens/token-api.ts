@@ -1,8 +1,6 @@
 import type { AccessToken, User } from "@depot/db";
-import { api } from "@/lib/api";
-import { auditIfDenied } from "@/lib/audit";
-import { type RequestInfo, requestInfo, requireSameOrigin } from "@/lib/request";
-import { requireUser } from "@/lib/session";
+import { route } from "@/lib/api";
+import { type RequestInfo, requireSameOrigin } from "@/lib/request";
 import { refuseToken } from "@/lib/tokens";
 
 /**
@@ -11,21 +9,14 @@ import { refuseToken } from "@/lib/tokens";
  */
 export function tokenRoute(
   req: Request,
-  route: string,
+  name: string,
   handler: (ctx: { user: User; info: RequestInfo }) => Promise<Response>,
 ): Promise<Response> {
-  const info = requestInfo(req);
-  let user: User | null = null;
-  return api(async () => {
-    try {
-      if (req.method !== "GET") requireSameOrigin(req);
-      user = await requireUser();
-      refuseToken(user, "managing tokens");
-      return await handler({ user, info });
-    } catch (error) {
-      await auditIfDenied(info, user, error, { route, method: req.method });
-      throw error;
-    }
+  return route(req, name, async (ctx) => {
+    if (req.method !== "GET") requireSameOrigin(req);
+    const user = await ctx.requireUser();
+    refuseToken(user, "managing tokens");
+    return handler({ user, info: ctx.info });
   });
 }
 

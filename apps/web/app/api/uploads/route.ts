@@ -1,16 +1,16 @@
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { DepotError } from "@depot/contract";
-import { type FileRow, markFileFailed, type User } from "@depot/db";
-import { api } from "@/lib/api";
+import { type FileRow, markFileFailed } from "@depot/db";
+import { isDenial, route } from "@/lib/api";
 import { auditWeb } from "@/lib/audit";
 import { ContentCheck } from "@/lib/content-check";
 import { db } from "@/lib/db";
 import { getEnv } from "@/lib/env";
 import { extensionOf } from "@/lib/filenames";
+import { canonicalId } from "@/lib/ids";
 import { receiveSingleFile } from "@/lib/multipart";
-import { requestInfo, requireSameOrigin } from "@/lib/request";
-import { requireUser } from "@/lib/session";
+import { requireSameOrigin } from "@/lib/request";
 import { forwardedHeaders, storageClient, storageError, streamToStorage } from "@/lib/storage-client";
 import { beginUpload } from "@/lib/uploads";
 
@@ -23,13 +23,12 @@ const MULTIPART_OVERHEAD = 64 * 1024;
  * request body → busboy → got → storage. Nothing touches this server's disk; memory stays flat.
  */
 export async function POST(req: Request): Promise<Response> {
-  const info = requestInfo(req);
-  let user: User | null = null;
   let file: FileRow | undefined;
-  return api(async () => {
+  return route(req, "upload", async (ctx) => {
+    const { info } = ctx;
     try {
       requireSameOrigin(req);
-      user = await requireUser();
+      const user = await ctx.requireUser();
       const env = getEnv();
       const declared = Number(req.headers.get("content-length") ?? Number.NaN);
       if (declared > env.maxUploadBytes + MULTIPART_OVERHEAD) {
@@ -43,6 +42,7 @@ export async function POST(req: Request): Promise<Response> {
         body,
         req.headers.get("content-type"),
         async ({ fields, stream, filename, mimeType }) => {
+          ctx.target.cohortId = canonicalId(fields.cohortId);
           file = await beginUpload(signedIn, {
             cohortId: fields.cohortId,
             kind: fields.kind,
@@ -93,16 +93,18 @@ export async function POST(req: Request): Promise<Response> {
         { status: 201 },
       );
     } catch (error) {
-      const code = error instanceof DepotError ? error.code : "internal";
       const f = file as FileRow | undefined;
       if (f) await markFileFailed(db(), f.id).catch(() => {});
-      await auditWeb(info, user, {
-        action: code === "forbidden" || code === "unauthorized" ? "access_denied" : "stream_upload",
-        outcome: code === "forbidden" || code === "unauthorized" ? "denied" : "failure",
-        cohortId: f?.cohortId,
-        fileId: f?.id,
-        error: code,
-      }).catch(() => {});
+      // A refusal of who may do what is route()'s access_denied row; any other failure is recorded here.
+      if (!isDenial(error)) {
+        await auditWeb(info, ctx.user, {
+          action: "stream_upload",
+          outcome: "failure",
+          cohortId: f?.cohortId,
+          fileId: f?.id,
+          error: error instanceof DepotError ? error.code : "internal",
+        }).catch(() => {});
+      }
       throw error;
     }
   });

@@ -2,11 +2,11 @@ import { DepotError } from "@depot/contract";
 import { findCohort, findUserById, removeMembership, roleInCohort, setMembership } from "@depot/db";
 import { z } from "zod";
 import { db } from "@/lib/db";
-import { adminRoute, auditWebIn, parseBody, UUID } from "../admin-api";
+import { uuidField as uuid } from "@/lib/ids";
+import { adminRoute, auditWebIn, parseBody } from "../admin-api";
 
 export const dynamic = "force-dynamic";
 
-const uuid = z.string().regex(UUID, { error: "must be a UUID" });
 const setBody = z.object({ userId: uuid, cohortId: uuid, role: z.enum(["manager", "viewer"]) });
 const removeBody = z.object({ userId: uuid, cohortId: uuid });
 

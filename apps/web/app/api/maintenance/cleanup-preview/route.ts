@@ -1,9 +1,8 @@
 import { DepotError } from "@depot/contract";
-import { api } from "@/lib/api";
+import { route } from "@/lib/api";
 import { auditWeb } from "@/lib/audit";
 import { isAdministrator } from "@/lib/permissions";
-import { requestInfo, requireSameOrigin } from "@/lib/request";
-import { requireUser } from "@/lib/session";
+import { requireSameOrigin } from "@/lib/request";
 import { forwardedHeaders, storageClient, storageError } from "@/lib/storage-client";
 import { refuseToken } from "@/lib/tokens";
 
@@ -11,10 +10,10 @@ export const dynamic = "force-dynamic";
 
 /** Administrators: what a cleanup would remove now (a dry run on the storage service; nothing is removed). */
 export function POST(req: Request) {
-  const info = requestInfo(req);
-  return api(async () => {
+  return route(req, "cleanup_preview", async (ctx) => {
+    const { info } = ctx;
     requireSameOrigin(req);
-    const user = await requireUser();
+    const user = await ctx.requireUser();
     if (!isAdministrator(user)) throw new DepotError("forbidden", "administrators only");
     refuseToken(user, "administration");
     const res = await storageClient().post("internal/storage/cleanup", {

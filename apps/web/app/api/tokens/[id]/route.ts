@@ -2,8 +2,8 @@ import { DepotError } from "@depot/contract";
 import { findAccessToken, revokeAccessToken } from "@depot/db";
 import { auditWeb } from "@/lib/audit";
 import { db } from "@/lib/db";
+import { canonicalId } from "@/lib/ids";
 import { isAdministrator } from "@/lib/permissions";
-import { UUID } from "../../admin/admin-api";
 import { publicToken, tokenRoute } from "../token-api";
 
 export const dynamic = "force-dynamic";
@@ -13,8 +13,8 @@ type Context = { params: Promise<{ id: string }> };
 /** Revokes a token: its owner's own, or anyone's for administrators. It stops working on the next request. */
 export function DELETE(req: Request, context: Context) {
   return tokenRoute(req, "token_revoke", async ({ user, info }) => {
-    const { id } = await context.params;
-    const token = UUID.test(id) ? await findAccessToken(db(), id) : undefined;
+    const id = canonicalId((await context.params).id);
+    const token = id ? await findAccessToken(db(), id) : undefined;
     // Someone else's token is "not found" to a non-administrator: ids are not confirmed to strangers.
     if (!token || (token.userId !== user.id && !isAdministrator(user))) {
       throw new DepotError("not_found", "no such token");

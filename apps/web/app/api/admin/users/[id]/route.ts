@@ -2,7 +2,8 @@ import { DepotError } from "@depot/contract";
 import { findUserById, resetPassword, setUserActive, updateUserRole } from "@depot/db";
 import { z } from "zod";
 import { db } from "@/lib/db";
-import { adminRoute, auditWebIn, MIN_PASSWORD_LENGTH, parseBody, publicUser, UUID } from "../../admin-api";
+import { requireId } from "@/lib/ids";
+import { adminRoute, auditWebIn, MIN_PASSWORD_LENGTH, parseBody, publicUser } from "../../admin-api";
 
 export const dynamic = "force-dynamic";
 
@@ -25,8 +26,8 @@ const patchBody = z
  */
 export function PATCH(req: Request, context: Context) {
   return adminRoute(req, "admin_user_update", async (ctx) => {
-    const { id } = await context.params;
-    if (!UUID.test(id)) throw new DepotError("not_found", "no such user");
+    // Canonical (lower case) before any comparison: an upper-case spelling of one's own id is still one's own.
+    const id = requireId((await context.params).id, "user");
     const input = await parseBody(req, patchBody);
     if (id === ctx.user.id && input.active === false) {
       throw new DepotError("forbidden", "you cannot deactivate your own account");

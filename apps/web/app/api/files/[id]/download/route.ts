@@ -1,86 +1,74 @@
 import { Readable } from "node:stream";
 import { DepotError } from "@depot/contract";
-import { findFile, type User } from "@depot/db";
 import got from "got";
-import { api } from "@/lib/api";
-import { auditIfDenied, auditWeb } from "@/lib/audit";
-import { db } from "@/lib/db";
+import { route } from "@/lib/api";
+import { auditWeb } from "@/lib/audit";
 import { getEnv } from "@/lib/env";
 import { contentDisposition } from "@/lib/filenames";
-import { requireFilePermission } from "@/lib/permissions";
-import { requestInfo } from "@/lib/request";
-import { requireUser } from "@/lib/session";
+import { requireFileInRoute } from "@/lib/permissions";
 import { forwardedHeaders } from "@/lib/storage-client";
 
 export const dynamic = "force-dynamic";
 
 type Context = { params: Promise<{ id: string }> };
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PASSED_BACK = ["content-length", "content-range", "accept-ranges", "last-modified"];
 
 /** Streams the object from storage to the browser (Range passes through); audited by both tiers. */
 export function GET(req: Request, context: Context) {
-  const info = requestInfo(req);
-  let user: User | null = null;
-  return api(async () => {
-    try {
-      user = await requireUser();
-      const id = (await context.params).id;
-      const file = await requireFilePermission(user, "download", UUID.test(id) ? await findFile(db(), id) : undefined);
-      if (file.status !== "stored") throw new DepotError("conflict", "this file is not available for download");
-      const env = getEnv();
-      const range = req.headers.get("range");
-      const upstream = got.stream(`${env.servicesUrl}/internal/storage/download`, {
-        headers: { "x-api-key": env.apiKey, ...forwardedHeaders(info, user, file.id), ...(range ? { range } : {}) },
-        throwHttpErrors: false,
-        retry: { limit: 0 },
-        timeout: { connect: 5_000, socket: env.idleTimeoutMs },
-      });
-      const response = await new Promise<{
-        statusCode: number;
-        headers: Record<string, string | string[] | undefined>;
-      }>((resolve, reject) => {
-        upstream.once("response", resolve);
-        upstream.once("error", () => reject(new DepotError("bad_gateway", "the storage service is unreachable")));
-      });
-      if (response.statusCode !== 200 && response.statusCode !== 206) {
-        upstream.destroy();
-        if (response.statusCode === 416)
-          throw new DepotError("range_not_satisfiable", "the requested range lies outside the file");
-        throw new DepotError(
-          response.statusCode === 404 ? "not_found" : "bad_gateway",
-          "the file could not be read from storage",
-        );
-      }
-      const headers = new Headers({
-        "content-type": "application/octet-stream",
-        "content-disposition": contentDisposition(file.originalName),
-        "cache-control": "no-store",
-        "x-content-type-options": "nosniff",
-        ...(file.sha256 ? { "x-depot-sha256": file.sha256 } : {}),
-      });
-      for (const name of PASSED_BACK) {
-        const value = response.headers[name];
-        if (typeof value === "string") headers.set(name, value);
-      }
-      await auditWeb(info, user, {
-        action: "stream_download",
-        outcome: "success",
-        cohortId: file.cohortId,
-        fileId: file.id,
-        disk: file.storageDisk,
-        storageKey: file.storageKey,
-        bytes: Number(response.headers["content-length"] ?? file.size ?? 0),
-        sha256: file.sha256,
-        metadata: range ? { range: range.slice(0, 100) } : {},
-      });
-      return new Response(Readable.toWeb(upstream) as unknown as ReadableStream, {
-        status: response.statusCode,
-        headers,
-      });
-    } catch (error) {
-      await auditIfDenied(info, user, error, { route: "download" });
-      throw error;
+  return route(req, "download", async (ctx) => {
+    const { info } = ctx;
+    const user = await ctx.requireUser();
+    const file = await requireFileInRoute(ctx, user, (await context.params).id, "download");
+    if (file.status !== "stored") throw new DepotError("conflict", "this file is not available for download");
+    const env = getEnv();
+    const range = req.headers.get("range");
+    const upstream = got.stream(`${env.servicesUrl}/internal/storage/download`, {
+      headers: { "x-api-key": env.apiKey, ...forwardedHeaders(info, user, file.id), ...(range ? { range } : {}) },
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      timeout: { connect: 5_000, socket: env.idleTimeoutMs },
+    });
+    const response = await new Promise<{
+      statusCode: number;
+      headers: Record<string, string | string[] | undefined>;
+    }>((resolve, reject) => {
+      upstream.once("response", resolve);
+      upstream.once("error", () => reject(new DepotError("bad_gateway", "the storage service is unreachable")));
+    });
+    if (response.statusCode !== 200 && response.statusCode !== 206) {
+      upstream.destroy();
+      if (response.statusCode === 416)
+        throw new DepotError("range_not_satisfiable", "the requested range lies outside the file");
+      throw new DepotError(
+        response.statusCode === 404 ? "not_found" : "bad_gateway",
+        "the file could not be read from storage",
+      );
     }
+    const headers = new Headers({
+      "content-type": "application/octet-stream",
+      "content-disposition": contentDisposition(file.originalName),
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      ...(file.sha256 ? { "x-depot-sha256": file.sha256 } : {}),
+    });
+    for (const name of PASSED_BACK) {
+      const value = response.headers[name];
+      if (typeof value === "string") headers.set(name, value);
+    }
+    await auditWeb(info, user, {
+      action: "stream_download",
+      outcome: "success",
+      cohortId: file.cohortId,
+      fileId: file.id,
+      disk: file.storageDisk,
+      storageKey: file.storageKey,
+      bytes: Number(response.headers["content-length"] ?? file.size ?? 0),
+      sha256: file.sha256,
+      metadata: range ? { range: range.slice(0, 100) } : {},
+    });
+    return new Response(Readable.toWeb(upstream) as unknown as ReadableStream, {
+      status: response.statusCode,
+      headers,
+    });
   });
 }

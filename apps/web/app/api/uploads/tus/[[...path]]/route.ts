@@ -3,15 +3,15 @@ import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { DepotError, parseUploadMetadata, TUS_VERSION } from "@depot/contract";
 import { type FileRow, findFileByUploadId, markFileFailed, type User } from "@depot/db";
-import { api } from "@/lib/api";
-import { auditIfDenied, auditWeb } from "@/lib/audit";
+import { api, type RouteContext, route } from "@/lib/api";
+import { auditWeb } from "@/lib/audit";
 import { ContentCheck } from "@/lib/content-check";
 import { db } from "@/lib/db";
 import { getEnv } from "@/lib/env";
 import { extensionOf } from "@/lib/filenames";
+import { canonicalId } from "@/lib/ids";
 import { can } from "@/lib/permissions";
-import { type RequestInfo, requestInfo, requireSameOrigin } from "@/lib/request";
-import { requireUser } from "@/lib/session";
+import { type RequestInfo, requireSameOrigin } from "@/lib/request";
 import { forwardedHeaders, type StorageReply, storageClient, streamToStorage } from "@/lib/storage-client";
 import { beginUpload } from "@/lib/uploads";
 
@@ -83,10 +83,12 @@ function relay(reply: StorageReply, extra: Record<string, string> = {}): Respons
 }
 
 /** The upload must be this person's, in a cohort they may still upload to, on every request. */
-async function ownedFile(user: User, id: string): Promise<FileRow> {
+async function ownedFile(user: User, id: string, ctx: RouteContext): Promise<FileRow> {
   if (!ID.test(id)) throw new DepotError("not_found", "no such upload");
   const file = await findFileByUploadId(db(), id);
   if (!file) throw new DepotError("not_found", "no such upload");
+  // A refusal's access_denied row names the upload, its file and its cohort.
+  Object.assign(ctx.target, { fileId: file.id, cohortId: file.cohortId, uploadId: id });
   if (file.uploaderId !== user.id || !(await can(user, "upload", file.cohortId))) {
     throw new DepotError("forbidden", "this upload belongs to someone else");
   }
@@ -96,22 +98,16 @@ async function ownedFile(user: User, id: string): Promise<FileRow> {
 const bodyOf = (req: Request) =>
   req.body ? Readable.fromWeb(req.body as unknown as NodeReadableStream<Uint8Array>) : Readable.from([]);
 
-type Run = (user: User, info: RequestInfo, id: string) => Promise<Response>;
+type Handler = (req: Request, user: User, info: RequestInfo, id: string, ctx: RouteContext) => Promise<Response>;
 
-async function guarded(req: Request, context: Context, method: string, run: Run) {
-  const info = requestInfo(req);
-  let user: User | null = null;
-  const response = await api(async () => {
-    try {
-      if (method !== "HEAD") requireSameOrigin(req);
-      user = await requireUser();
-      const path = (await context.params).path ?? [];
-      if (path.length > 1) throw new DepotError("not_found", "no such upload");
-      return await run(user, info, path[0] ?? "");
-    } catch (error) {
-      await auditIfDenied(info, user, error, { method, route: "tus" });
-      throw error;
-    }
+async function guarded(req: Request, context: Context, method: string, handler: Handler) {
+  const response = await route(req, "tus", async (ctx) => {
+    ctx.target.tusMethod = method;
+    if (method !== "HEAD") requireSameOrigin(req);
+    const user = await ctx.requireUser();
+    const path = (await context.params).path ?? [];
+    if (path.length > 1) throw new DepotError("not_found", "no such upload");
+    return await handler(req, user, ctx.info, path[0] ?? "", ctx);
   });
   // tus 1.0: every answer but OPTIONS carries Tus-Resumable, the web's own refusals included.
   if (!response.headers.has("tus-resumable")) response.headers.set("tus-resumable", TUS_VERSION);
@@ -126,7 +122,7 @@ export async function OPTIONS() {
 }
 
 /** Creation (with its optional first bytes): metadata cohortId, kind, filename (and filetype), base64 per tus. */
-async function create(req: Request, user: User, info: RequestInfo, id: string): Promise<Response> {
+async function create(req: Request, user: User, info: RequestInfo, id: string, ctx: RouteContext): Promise<Response> {
   if (id) throw new DepotError("bad_request", "create uploads at /api/uploads/tus/");
   if (req.headers.has("upload-concat")) {
     // Partial uploads carry none of Depot's metadata; storage judges concatenation (it refuses it) before any file.
@@ -137,6 +133,7 @@ async function create(req: Request, user: User, info: RequestInfo, id: string): 
   }
   // Depot's own fields in the metadata choose the cohort and name the file; storage checks the protocol.
   const metadata = parseUploadMetadata(req.headers.get("upload-metadata") ?? undefined);
+  ctx.target.cohortId = canonicalId(metadata.cohortId);
   const file = await beginUpload(user, {
     cohortId: metadata.cohortId,
     kind: metadata.kind,
@@ -194,16 +191,16 @@ async function auditCompletion(info: RequestInfo, user: User, file: FileRow, upl
   });
 }
 
-async function head(req: Request, user: User, info: RequestInfo, id: string): Promise<Response> {
-  await ownedFile(user, id);
+async function head(req: Request, user: User, info: RequestInfo, id: string, ctx: RouteContext): Promise<Response> {
+  await ownedFile(user, id, ctx);
   const reply = await storageClient().head(`internal/tus/${id}`, {
     headers: { ...forwardedHeaders(info, user), "tus-resumable": req.headers.get("tus-resumable") ?? "" },
   });
   return relay({ statusCode: reply.statusCode, headers: reply.headers, body: "" });
 }
 
-async function patch(req: Request, user: User, info: RequestInfo, id: string): Promise<Response> {
-  const file = await ownedFile(user, id);
+async function patch(req: Request, user: User, info: RequestInfo, id: string, ctx: RouteContext): Promise<Response> {
+  const file = await ownedFile(user, id, ctx);
   // The first bytes of the file get the same content check as a single upload (storage refuses a wrong offset).
   const check = req.headers.get("upload-offset") === "0" ? new ContentCheck(extensionOf(file.originalName)) : undefined;
   const reply = await streamToStorage({
@@ -227,8 +224,14 @@ async function patch(req: Request, user: User, info: RequestInfo, id: string): P
   return relay(reply);
 }
 
-async function terminate(req: Request, user: User, info: RequestInfo, id: string): Promise<Response> {
-  const file = await ownedFile(user, id);
+async function terminate(
+  req: Request,
+  user: User,
+  info: RequestInfo,
+  id: string,
+  ctx: RouteContext,
+): Promise<Response> {
+  const file = await ownedFile(user, id, ctx);
   const reply = await storageClient().delete(`internal/tus/${id}`, {
     headers: { ...forwardedHeaders(info, user, file.id), "tus-resumable": req.headers.get("tus-resumable") ?? "" },
   });
@@ -245,7 +248,7 @@ async function terminate(req: Request, user: User, info: RequestInfo, id: string
   return relay({ statusCode: reply.statusCode, headers: reply.headers, body: reply.body });
 }
 
-const HANDLERS: Record<string, (req: Request, user: User, info: RequestInfo, id: string) => Promise<Response>> = {
+const HANDLERS: Record<string, Handler> = {
   POST: create,
   HEAD: head,
   PATCH: patch,
@@ -257,8 +260,7 @@ function dispatch(method: string) {
   return (req: Request, context: Context) => {
     const override = method === "POST" ? req.headers.get("x-http-method-override")?.toUpperCase() : undefined;
     const effective = override && override in HANDLERS ? override : method;
-    const handler = HANDLERS[effective] as (typeof HANDLERS)[string];
-    return guarded(req, context, effective, (user, info, id) => handler(req, user, info, id));
+    return guarded(req, context, effective, HANDLERS[effective] as Handler);
   };
 }
 

@@ -21,13 +21,14 @@ export default async function FilesPage({ searchParams }: { searchParams: Search
   if (!query) throw new Error("default file query is invalid");
   const admin = isAdministrator(user);
   const cohorts = await visibleCohorts(user);
-  const { rows, total } = await listFiles(db(), {
+  const { rows, total, totalExact } = await listFiles(db(), {
     ...query.filters,
     cohortIds: admin ? null : cohorts.map((c) => c.id),
   });
   const deletable = new Set(cohorts.filter((c) => c.may.delete).map((c) => c.id));
   const v = query.values;
-  const pages = Math.max(1, Math.ceil(total / query.pageSize));
+  // The count stops at 10,000 (or just past this page): beyond it there is at least one more page.
+  const pages = Math.max(1, Math.ceil(total / query.pageSize)) + (totalExact ? 0 : 1);
   const pageLink = (page: number) =>
     `/files?${new URLSearchParams({ ...Object.fromEntries(Object.entries(raw).filter(([, x]) => x) as [string, string][]), page: String(page) })}`;
 
@@ -97,7 +98,8 @@ export default async function FilesPage({ searchParams }: { searchParams: Search
       </form>
       <section className="card">
         <p className="muted">
-          {total} file{total === 1 ? "" : "s"}
+          {total.toLocaleString("en-US")}
+          {totalExact ? "" : "+"} file{total === 1 && totalExact ? "" : "s"}
         </p>
         <table data-testid="file-table">
           <thead>
@@ -141,6 +143,7 @@ export default async function FilesPage({ searchParams }: { searchParams: Search
           {query.page > 1 && <a href={pageLink(query.page - 1)}>← Previous</a>}
           <span className="muted">
             Page {query.page} of {pages}
+            {totalExact ? "" : "+"}
           </span>
           {query.page < pages && <a href={pageLink(query.page + 1)}>Next →</a>}
         </div>

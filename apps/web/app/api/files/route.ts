@@ -19,11 +19,13 @@ export function GET(req: Request) {
         "invalid filter: check cohortId, kind, status, uploaderId, from, to, sort, page",
       );
     const cohortIds = isAdministrator(user) ? null : (await visibleCohorts(user)).map((c) => c.id);
-    const { rows, total } = await listFiles(db(), { ...query.filters, cohortIds });
+    const { rows, total, totalExact } = await listFiles(db(), { ...query.filters, cohortIds });
     return Response.json({
       page: query.page,
       pageSize: query.pageSize,
+      // Counted up to 10,000 files or just past this page; totalExact false when more match.
       total,
+      totalExact,
       files: rows.map(({ file, cohortName, uploaderEmail }) => ({
         id: file.id,
         name: file.originalName,

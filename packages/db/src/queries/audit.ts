@@ -65,16 +65,24 @@ export async function cappedCount(
   where: SQL | undefined,
   cap = COUNT_CAP,
 ): Promise<{ total: number; exact: boolean }> {
+  const [row] = await cappedCountQuery(db, table, where, cap);
+  const n = row?.n ?? 0;
+  return n > cap ? { total: cap, exact: false } : { total: n, exact: true };
+}
+
+/** The statement behind cappedCount. */
+export function cappedCountQuery(db: Queryable, table: PgTable, where: SQL | undefined, cap = COUNT_CAP) {
   const matching = db
     .select({ one: sql<number>`1`.as("one") })
     .from(table)
     .where(where)
     .limit(cap + 1)
     .as("matching");
-  const [row] = await db.select({ n: count() }).from(matching);
-  const n = row?.n ?? 0;
-  return n > cap ? { total: cap, exact: false } : { total: n, exact: true };
+  return db.select({ n: count() }).from(matching);
 }
+
+/** The conditions of the audit filters, for cappedCountQuery. */
+export const auditConditions = conditions;
 
 export interface AuditPage {
   rows: AuditListRow[];

@@ -67,7 +67,7 @@ export interface FileFilters {
   offset: number;
 }
 
-function fileConditions(f: FileFilters) {
+export function fileConditions(f: FileFilters) {
   const conditions = [
     f.cohortIds
       ? inArray(files.cohortId, f.cohortIds.length ? f.cohortIds : ["00000000-0000-0000-0000-000000000000"])
@@ -111,7 +111,7 @@ export async function listFiles(db: Queryable, f: FileFilters) {
 }
 
 /** The person's own recent files and their uploads still in progress (with the acknowledged offset). */
-export async function recentFilesOf(db: Queryable, userId: string, limit = 10) {
+export function recentFilesOf(db: Queryable, userId: string, limit = 10) {
   return db
     .select({ file: files, cohortName: cohorts.name })
     .from(files)

@@ -13,10 +13,11 @@ import { DeleteObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { buildStorageKey } from "@depot/contract";
 import { createDb, createFileRecord, type Database, ensureCohort } from "@depot/db";
-import { createS3Client } from "../apps/storage/src/drivers/s3";
-import { s3rverDisk } from "../apps/storage/src/drivers/s3rver.testing";
+import { createS3Client, S3_UPLOAD_PART_BYTES, S3_UPLOAD_QUEUE_SIZE } from "../apps/storage/src/drivers/s3";
+import { type RunningRgw, startRgw } from "../scripts/rgw";
 import {
   childEnv,
+  cpuSeconds,
   fixed,
   freePort,
   GiB,
@@ -32,7 +33,6 @@ import {
   runBenchmark,
   runJsonChild,
   sizeLabel,
-  startAnnouncingChild,
   startChild,
   type TableRow,
   waitUntil,
@@ -48,13 +48,11 @@ const UPLOAD_BYTES = GiB;
 const RSS_SMALL_UPLOAD_BYTES = 256 * MiB;
 const RSS_LARGE_UPLOAD_BYTES = 2 * GiB;
 const TUS_CHUNK_BYTES = 8 * MiB;
-/** s3rver's speed decides whether the S3 pair moves 1 GiB; a probe of this size predicts it. */
-const S3_PROBE_BYTES = 128 * MiB;
-const S3_FULL_SIZE_BUDGET_MS = 3 * 60_000;
-const S3_REDUCED_BYTES = 256 * MiB;
-const S3_BUCKET = "depot-bench";
-const S3_PART_BYTES = 8 * MiB;
-const S3_QUEUE_SIZE = 2;
+/** The direct upload uses exactly the storage service's multipart settings. */
+const S3_PART_BYTES = S3_UPLOAD_PART_BYTES;
+const S3_QUEUE_SIZE = S3_UPLOAD_QUEUE_SIZE;
+/** Each side of the S3 pair runs this often, alternating, and counts its best run (the machine is shared). */
+const S3_ROUNDS = 2;
 const CHILD_START_TIMEOUT_MS = 30_000;
 const CLIENT_TIMEOUT_MS = 5 * 60_000;
 /** Generated per run, handed to children in their environment only, never printed. */
@@ -128,15 +126,11 @@ function checkStored(what: string, result: StorageClientResult, bytes: number, c
   }
 }
 
-async function startS3rver(directory: string): Promise<string> {
-  await mkdir(directory);
-  const { announced } = await startAnnouncingChild<{ port: number }>(
-    "s3rver",
-    ["bench/s3rver.ts", directory, S3_BUCKET],
-    childEnv({}),
-    CHILD_START_TIMEOUT_MS,
-  );
-  return `http://127.0.0.1:${announced.port}`;
+/** A RADOS Gateway (Ceph) for the S3 pair, stopped with everything else; memory for 1 GiB objects and their copies. */
+async function startGateway(): Promise<RunningRgw> {
+  const rgw = await startRgw({ bucket: "depot-bench", memstoreBytes: 6 * GiB });
+  onCleanup("RADOS Gateway", () => rgw.stop());
+  return rgw;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -171,19 +165,90 @@ function sha256InMemory(chunk: Buffer): number {
   return ms;
 }
 
-async function directS3Upload(client: S3Client, key: string, bytes: number, chunk: Buffer): Promise<number> {
+async function directS3Upload(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  bytes: number,
+  chunk: Buffer,
+): Promise<number> {
   const startedAt = performance.now();
   await new Upload({
     client,
-    params: { Bucket: S3_BUCKET, Key: key, Body: Readable.from(payloadPieces(bytes, chunk)) },
+    params: { Bucket: bucket, Key: key, Body: Readable.from(payloadPieces(bytes, chunk)) },
     partSize: S3_PART_BYTES,
     queueSize: S3_QUEUE_SIZE,
   }).done();
   const ms = performance.now() - startedAt;
-  const stored = await client.send(new HeadObjectCommand({ Bucket: S3_BUCKET, Key: key }));
-  if (stored.ContentLength !== bytes) throw new Error(`s3rver stored ${stored.ContentLength} bytes, not ${bytes}`);
-  await client.send(new DeleteObjectCommand({ Bucket: S3_BUCKET, Key: key }));
+  const stored = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  if (stored.ContentLength !== bytes) throw new Error(`S3 stored ${stored.ContentLength} bytes, not ${bytes}`);
+  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   return ms;
+}
+
+/**
+ * 1 GiB through the storage service onto an S3 disk against lib-storage's Upload of the same bytes straight to the
+ * same bucket with the same part size and queue, alternating, best of S3_ROUNDS each.
+ */
+async function s3Pair(databaseUrl: string, chunk: Buffer) {
+  const rgw = await startGateway();
+  const s3Disk = rgw.disk();
+  const s3 = createS3Client(s3Disk);
+  onCleanup("S3 client", async () => s3.destroy());
+  const service = await startService("storage service (s3 disk)", databaseUrl, {
+    STORAGE_CONFIG: JSON.stringify({ disks: { workspace: s3Disk } }),
+  });
+  const directMs: number[] = [];
+  const serviceMs: number[] = [];
+  // CPU seconds per 1 GiB of each process on the path, summed over the rounds: where the time goes.
+  const cpu = { direct: { bench: 0, gateway: 0, osd: 0 }, service: { service: 0, gateway: 0, osd: 0 } };
+  const { gateway, osd } = rgw.pids();
+  const cpuOf = async (pid: number | null) => (pid ? cpuSeconds(pid) : 0);
+  try {
+    for (let round = 0; round < S3_ROUNDS; round++) {
+      let before = { self: process.cpuUsage(), gateway: await cpuOf(gateway), osd: await cpuOf(osd) };
+      directMs.push(await directS3Upload(s3, rgw.bucket, `bench/direct-${round}`, UPLOAD_BYTES, chunk));
+      const self = process.cpuUsage(before.self);
+      cpu.direct.bench += (self.user + self.system) / 1e6 / S3_ROUNDS;
+      cpu.direct.gateway += ((await cpuOf(gateway)) - before.gateway) / S3_ROUNDS;
+      cpu.direct.osd += ((await cpuOf(osd)) - before.osd) / S3_ROUNDS;
+      before = { self: process.cpuUsage(), gateway: await cpuOf(gateway), osd: await cpuOf(osd) };
+      const serviceBefore = await cpuSeconds(service.pid);
+      const viaService = await runClient({
+        mode: "plain",
+        baseUrl: service.url,
+        bytes: UPLOAD_BYTES,
+        key: `bench/s3-${round}`,
+      });
+      checkStored("upload to the s3 disk", viaService, UPLOAD_BYTES, chunk);
+      serviceMs.push(viaService.ms);
+      cpu.service.service += ((await cpuSeconds(service.pid)) - serviceBefore) / S3_ROUNDS;
+      cpu.service.gateway += ((await cpuOf(gateway)) - before.gateway) / S3_ROUNDS;
+      cpu.service.osd += ((await cpuOf(osd)) - before.osd) / S3_ROUNDS;
+      await s3.send(new DeleteObjectCommand({ Bucket: rgw.bucket, Key: `${s3Disk.prefix}bench/s3-${round}` }));
+    }
+  } finally {
+    await service.stop();
+  }
+  const runs = (ms: number[]) => ms.map((m) => fixed(mbPerSecond(UPLOAD_BYTES, m))).join(", ");
+  const directRate = report(
+    "6a. lib-storage Upload straight to RADOS Gateway",
+    UPLOAD_BYTES,
+    Math.min(...directMs),
+    `part ${S3_PART_BYTES / MiB} MiB, queue ${S3_QUEUE_SIZE}; runs ${runs(directMs)} MB/s`,
+  );
+  const s3ServiceRate = report(
+    "6b. upload to the service (s3 disk on RADOS Gateway)",
+    UPLOAD_BYTES,
+    Math.min(...serviceMs),
+    `sha256 ok; vs direct: ${fixed(mbPerSecond(UPLOAD_BYTES, Math.min(...serviceMs)) / directRate, 2)}; runs ${runs(serviceMs)} MB/s`,
+  );
+  const line = (o: Record<string, number>) =>
+    Object.entries(o)
+      .map(([name, seconds]) => `${name} ${fixed(seconds, 1)} s`)
+      .join(" + ");
+  console.log(`   CPU per 1 GiB, direct: ${line(cpu.direct)}; via service: ${line(cpu.service)}`);
+  return { directRate, s3ServiceRate, directMs, serviceMs, cpu };
 }
 
 async function main(): Promise<void> {
@@ -201,6 +266,12 @@ async function main(): Promise<void> {
   console.log(`storage benchmark: ${cpus().length} cores, Node ${process.version}, work folder ${workDir}`);
   console.log(`MB = 10^6 bytes; payload: one ${PAYLOAD_CHUNK_BYTES / MiB} MiB pseudo-random buffer repeated\n`);
   const chunk = payloadChunk();
+  if (process.env.BENCH_STORAGE_ONLY === "s3") {
+    // Only the S3 pair, to work on the S3 path: `BENCH_STORAGE_ONLY=s3 pnpm bench:storage`.
+    const { directRate, s3ServiceRate } = await s3Pair(await provisionDatabase(workDir), chunk);
+    console.log(`\nS3 via service / direct: ${fixed(s3ServiceRate / directRate, 2)}`);
+    return;
+  }
   // Baselines first, before PostgreSQL's setup writes and checkpoints. The first write is the baseline: like every
   // upload below, it starts seconds after memory was last freed, which this VM hands back to the hypervisor, so
   // filling the page cache pays for touching memory afresh. The run right after, on still-warm memory, shows that cost.
@@ -295,40 +366,8 @@ async function main(): Promise<void> {
     );
   }
 
-  const endpoint = await startS3rver(join(workDir, "s3rver"));
-  const s3Disk = s3rverDisk(endpoint, S3_BUCKET);
-  const s3 = createS3Client(s3Disk);
-  onCleanup("S3 client", async () => s3.destroy());
-  const probeMs = await directS3Upload(s3, "bench/probe", S3_PROBE_BYTES, chunk);
-  const projectedFullMs = probeMs * (UPLOAD_BYTES / S3_PROBE_BYTES);
-  const s3Bytes = projectedFullMs > S3_FULL_SIZE_BUDGET_MS ? S3_REDUCED_BYTES : UPLOAD_BYTES;
-  if (s3Bytes !== UPLOAD_BYTES) {
-    console.log(
-      `   s3rver would take ~${fixed(projectedFullMs / 1000)} s for 1 GiB (probe: ${sizeLabel(S3_PROBE_BYTES)} ` +
-        `in ${fixed(probeMs / 1000, 1)} s), over the ${S3_FULL_SIZE_BUDGET_MS / 1000} s budget: ` +
-        `the S3 pair uses ${sizeLabel(s3Bytes)}`,
-    );
-  }
-  const directRate = report(
-    `6a. lib-storage Upload straight to s3rver`,
-    s3Bytes,
-    await directS3Upload(s3, "bench/direct", s3Bytes, chunk),
-    `part ${S3_PART_BYTES / MiB} MiB, queue ${S3_QUEUE_SIZE}`,
-  );
-  service = await startService("storage service (s3 disk)", databaseUrl, {
-    STORAGE_CONFIG: JSON.stringify({ disks: { workspace: s3Disk } }),
-  });
-  const viaService = await runClient({ mode: "plain", baseUrl: service.url, bytes: s3Bytes, key: "bench/s3" });
-  checkStored("upload to the s3 disk", viaService, s3Bytes, chunk);
-  await service.stop();
-  const s3ServiceRate = report(
-    "6b. upload to the service (s3 disk on s3rver)",
-    s3Bytes,
-    viaService.ms,
-    `sha256 ok; vs direct: ${fixed(mbPerSecond(s3Bytes, viaService.ms) / directRate, 2)}`,
-  );
+  const { directRate, s3ServiceRate, directMs, serviceMs, cpu: s3Cpu } = await s3Pair(databaseUrl, chunk);
 
-  const s3Size = s3Bytes === UPLOAD_BYTES ? "1 GiB" : `${sizeLabel(s3Bytes)}, reduced: s3rver too slow for 1 GiB`;
   const table: TableRow[] = [
     { figure: "raw write + fsync, 1 GiB", unit: "MB/s", depot: null, baseline: writeRate, ratio: null },
     { figure: "sha256 in memory, 1 GiB", unit: "MB/s", depot: null, baseline: shaRate, ratio: null },
@@ -354,7 +393,7 @@ async function main(): Promise<void> {
       ratio: tusRate / plainRate,
     },
     {
-      figure: `s3 disk via service vs direct lib-storage (${s3Size})`,
+      figure: "s3 disk via service vs direct lib-storage (RGW, 1 GiB)",
       unit: "MB/s",
       depot: s3ServiceRate,
       baseline: directRate,
@@ -371,15 +410,16 @@ async function main(): Promise<void> {
       measuredAt: new Date().toISOString(),
       machine: { cores: cpus().length, node: process.version },
       mbIs: "10^6 bytes",
-      s3Bytes,
-      s3Reduced: s3Bytes !== UPLOAD_BYTES,
       table,
       details: {
         rawWriteWarmMBps: warmWriteRate,
         servicePeakRssBeforeUploadBytes: idleRssBytes,
         tusLastPatchMs: tus.finalRequestMs ?? null,
-        s3ProbeBytes: S3_PROBE_BYTES,
-        s3ProbeMs: probeMs,
+        s3PartBytes: S3_PART_BYTES,
+        s3QueueSize: S3_QUEUE_SIZE,
+        s3DirectMs: directMs,
+        s3ServiceMs: serviceMs,
+        s3CpuSecondsPerGiB: s3Cpu,
       },
     };
     await writeFile(jsonOut, `${JSON.stringify(results, null, 2)}\n`);

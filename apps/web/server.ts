@@ -1,10 +1,14 @@
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
-import { closeGracefullyAfterEarlyAnswers, closeIdleConnections } from "@depot/contract";
+import { closeGracefullyAfterEarlyAnswers, closeIdleConnections, createApiKeyCheck, DepotError } from "@depot/contract";
+import { instrumentServer, sendMetrics, startProcessMetrics } from "@depot/telemetry";
 import next from "next";
 import { clientAddress } from "./lib/client-address";
 import { EnvError, getEnv } from "./lib/env";
-import { CLIENT_IP_HEADER } from "./lib/request";
+import { logger } from "./lib/log";
+import { isUploadRequest, WEB_ROUTES } from "./lib/metrics";
+import { CLIENT_IP_HEADER, REQUEST_ID_HEADER } from "./lib/request";
 
 // Our own HTTP server rather than `next start`: Node's default 300 s request timeout would cut long
 // uploads, so uploads get no total limit and an idle timeout instead.
@@ -25,7 +29,19 @@ const app = next({ dev, dir: fileURLToPath(new URL(".", import.meta.url)), hostn
 await app.prepare();
 const handle = app.getRequestHandler();
 
+// Prometheus's scrape, behind the internal API key (or the same key as a bearer token), answered before Next.
+const isScrapeAuthorized = createApiKeyCheck(env.apiKey, { allowBearer: true });
+startProcessMetrics("web");
+
 const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
+  if (req.url === "/metrics") {
+    if (req.method === "GET" && isScrapeAuthorized(req)) return void sendMetrics(res);
+    const error = isScrapeAuthorized(req)
+      ? new DepotError("bad_request", "metrics answer GET only")
+      : new DepotError("unauthorized", "metrics need the internal API key");
+    res.writeHead(error.status, { "content-type": "application/json" });
+    return void res.end(JSON.stringify(error.toBody()));
+  }
   // The address comes from the socket, or from X-Forwarded-For only behind a proxy named in TRUSTED_PROXIES:
   // a client cannot choose what the audit trail records.
   const forwardedFor = req.headers["x-forwarded-for"];
@@ -34,12 +50,14 @@ const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAli
     Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor,
     env.trustedProxies,
   );
+  req.headers[REQUEST_ID_HEADER] = randomUUID();
   void handle(req, res);
 });
+instrumentServer(server, { routes: WEB_ROUTES, isUpload: isUploadRequest });
 closeIdleConnections(server, env.idleTimeoutMs);
 closeGracefullyAfterEarlyAnswers(server);
 server.listen(env.port, env.host, () => {
-  console.log(JSON.stringify({ level: "info", service: "web", message: "web server listening", url: env.publicUrl }));
+  logger.info({ url: env.publicUrl }, "web server listening");
 });
 
 const shutdown = () => {

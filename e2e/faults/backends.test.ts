@@ -1,12 +1,13 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "@depot/db/testing";
+import { CreateBucketCommand, GetObjectCommand, ListPartsCommand } from "@aws-sdk/client-s3";
 import { afterAll, describe, expect, test } from "vitest";
-import { s3rverDisk } from "../../apps/storage/src/drivers/s3rver.testing";
-import { repoRoot } from "../../scripts/stack";
+import { createS3Client } from "../../apps/storage/src/drivers/s3";
+import { emptyUnder, listUnder, testS3, unfinishedUnder } from "../../apps/storage/src/drivers/s3.testing";
+import { killGateway, startGateway } from "../../scripts/rgw";
 import { controlledUpload, type FaultStack, startFaultStack } from "./harness";
 import { expectNothingLost } from "./invariants";
 
@@ -21,61 +22,46 @@ function multipart(stack: FaultStack, cookie: string, size: number, filename: st
   });
 }
 
-/** s3rver in a child process on a fixed port, so the test can take the S3 endpoint away and bring it back. */
-async function startS3rver(directory: string, port: number): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "bench/s3rver.ts", directory, "depot-faults", String(port)],
-    {
-      cwd: repoRoot,
-      stdio: ["pipe", "pipe", "inherit"],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.once("data", () => resolve());
-    child.once("exit", (code) => reject(new Error(`s3rver exited with ${code}`)));
-  });
-  return child;
-}
-
-/** Every object file s3rver keeps for the bucket, relative to it (temporaries included). */
-function bucketObjects(directory: string): string[] {
-  const bucket = join(directory, "depot-faults");
-  if (!existsSync(bucket)) return [];
-  return readdirSync(bucket, { recursive: true })
-    .map(String)
-    .filter((p) => p.endsWith("._S3rver_object"));
-}
-
 /**
- * A fault stack whose only disk is S3 on an s3rver child process, which a test may kill and start again on the same
- * port and folder. Everything goes away after the describe block.
+ * A fault stack whose only disk is S3: a bucket of its own on the run's RADOS Gateway (faults/rgw.global-setup.ts),
+ * whose gateway a test may kill and start again. Everything goes away after the describe block, and the gateway
+ * is running again for the next one.
  */
 function s3BackedStack() {
-  const s3Dir = mkdtempSync(join(tmpdir(), "depot-faults-s3-"));
-  let s3: ChildProcess | undefined;
+  const s3 = testS3();
+  if (!s3.rgwDir || !s3.endpoint) throw new Error("the S3 fault cases need the run's own RADOS Gateway");
+  const { rgwDir, endpoint } = s3;
+  const bucket = `faults-${randomBytes(4).toString("hex")}`;
+  const disk = s3.disk({ bucket, prefix: "depot/" });
+  const client = createS3Client(disk);
+  let gatewayDown = false;
   let stack: FaultStack | undefined;
-  let port = 0;
   afterAll(async () => {
-    s3?.kill("SIGKILL");
+    if (gatewayDown) await startGateway(rgwDir, endpoint);
     await stack?.stop();
-    rmSync(s3Dir, { recursive: true, force: true });
+    await emptyUnder(client, bucket, "").catch(() => {});
+    client.destroy();
   });
   return {
-    s3Dir,
+    bucket,
+    client,
+    /** Every object key of the bucket, and "multipart:" + key for each unfinished multipart upload. */
+    contents: () => listUnder(client, bucket, ""),
     async start(env: { storage?: Record<string, string>; web?: Record<string, string> } = {}): Promise<FaultStack> {
-      port = await freePort();
-      s3 = await startS3rver(s3Dir, port);
-      const disk = s3rverDisk(`http://127.0.0.1:${port}`, "depot-faults");
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
       stack = await startFaultStack({
         storageEnv: { ...env.storage, STORAGE_CONFIG: JSON.stringify({ disks: { workspace: disk } }) },
         webEnv: env.web,
       });
       return stack;
     },
-    killS3: () => s3?.kill("SIGKILL"),
+    async killS3() {
+      gatewayDown = true;
+      await killGateway(rgwDir);
+    },
     async restartS3() {
-      s3 = await startS3rver(s3Dir, port);
+      await startGateway(rgwDir, endpoint);
+      gatewayDown = false;
     },
   };
 }
@@ -90,7 +76,7 @@ describe("the S3 endpoint goes away mid-upload", () => {
     const upload = multipart(stack, cookie, 80 * MiB, "s3-gone.csv");
     await upload.reached(30 * MiB);
     const goneAt = Date.now();
-    s3.killS3();
+    await s3.killS3();
     const result = await upload.result;
     expect(result.status, result.body).toBe(503);
     expect(JSON.parse(result.body).error.code).toBe("unavailable");
@@ -104,10 +90,19 @@ describe("the S3 endpoint goes away mid-upload", () => {
     const ok = await again.result;
     expect(ok.status).toBe(201);
     expect(JSON.parse(ok.body).sha256).toBe(again.sha256());
-    const objects = bucketObjects(s3.s3Dir);
+    // The first upload's object never appeared. Its multipart upload could not be aborted while S3 was gone: it
+    // stays until cleanup aborts it, and then only the second upload's object is left.
+    const objects = await s3.contents();
     expect(objects.some((p) => p.includes(row!.storage_key))).toBe(false);
-    expect(objects.filter((p) => p.includes(".tmp"))).toEqual([]);
-    expect(objects).toHaveLength(1);
+    const [stored, ...rest] = objects.filter((key) => !key.startsWith("multipart:"));
+    expect(rest).toEqual([]);
+    expect(stored).toMatch(/^depot\/[^.]/);
+    expect(objects.filter((key) => key.startsWith("multipart:"))).toEqual([
+      expect.stringMatching(/^multipart:depot\/\.tmp\//),
+    ]);
+    const report = (await stack.cleanupEverything()) as { failed: number };
+    expect(report.failed).toBe(0);
+    expect(await s3.contents()).toEqual([stored]);
   });
 });
 
@@ -115,8 +110,8 @@ describe("a slow completion is not an idle connection", () => {
   const s3 = s3BackedStack();
 
   test("a tus upload whose join on S3 outlasts the idle timeout completes, on both tiers", async () => {
-    // One second without bytes closes a connection; joining 96 MiB of chunks on s3rver takes longer than that,
-    // while the client has sent everything and waits for the answer.
+    // One second without bytes closes a connection; joining 96 MiB of chunks on S3 takes longer than that, while
+    // the client has sent everything and waits for the answer.
     const idle = { IDLE_TIMEOUT_SECONDS: "1" };
     const stack = await s3.start({ storage: idle, web: idle });
     const cookie = await stack.signIn();
@@ -152,6 +147,81 @@ describe("a slow completion is not an idle connection", () => {
     expect(joinMs).toBeGreaterThan(1_000);
     const [row] = await stack.sql<{ status: string }[]>`select status from files where original_name = 'slow-join.csv'`;
     expect(row?.status).toBe("stored");
+  });
+});
+
+describe("storage killed in the middle of an S3 multipart write", () => {
+  const s3 = s3BackedStack();
+
+  test("leaves an unfinished multipart upload; cleanup lists it, aborts it, audits it and removes nothing else", async () => {
+    const stack = await s3.start();
+    const cookie = await stack.signIn();
+    const kept = multipart(stack, cookie, 3 * MiB, "kept.csv");
+    const keptResult = await kept.result;
+    expect(keptResult.status, keptResult.body).toBe(201);
+    const keptFile = JSON.parse(keptResult.body) as { id: string; sha256: string };
+    const before = await s3.contents();
+    expect(before).toHaveLength(1);
+
+    // 8 MiB parts: kill storage once three of them are in S3.
+    const upload = multipart(stack, cookie, 64 * MiB, "killed-mid-multipart.csv");
+    const deadline = Date.now() + 60_000;
+    let parts = 0;
+    while (parts < 3 && Date.now() < deadline) {
+      const [unfinished] = await unfinishedUnder(s3.client, s3.bucket, "");
+      if (unfinished) {
+        const listed = await s3.client.send(
+          new ListPartsCommand({ Bucket: s3.bucket, Key: unfinished.key, UploadId: unfinished.uploadId }),
+        );
+        parts = listed.Parts?.length ?? 0;
+      }
+      if (parts < 3) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(parts).toBeGreaterThanOrEqual(3);
+    await stack.storage.kill();
+    expect((await upload.result).status).toBe(502);
+    const leftover = (await s3.contents()).filter((key) => key.startsWith("multipart:"));
+    expect(leftover).toHaveLength(1);
+    expect(leftover[0]).toMatch(/^multipart:depot\/\.tmp\//);
+
+    await stack.storage.start();
+    const listed = (await fetch(`${stack.servicesUrl}/internal/storage/cleanup?hours=0&dry_run=1`, {
+      method: "POST",
+      headers: { "x-api-key": stack.apiKey },
+    }).then((res) => res.json())) as { items: { category: string; key: string; bytes: number; result: string }[] };
+    const dryRunMultipart = listed.items.filter((item) => item.category === "unfinished_multipart");
+    expect(dryRunMultipart).toHaveLength(1);
+    expect(dryRunMultipart[0]).toMatchObject({
+      result: "would_remove",
+      key: leftover[0]!.slice("multipart:depot/".length),
+    });
+    expect(dryRunMultipart[0]!.bytes).toBeGreaterThanOrEqual(3 * 8 * MiB);
+    expect((await s3.contents()).filter((key) => key.startsWith("multipart:"))).toHaveLength(1);
+
+    const report = (await stack.cleanupEverything()) as {
+      failed: number;
+      items: { category: string; result: string }[];
+    };
+    expect(report.failed).toBe(0);
+    expect(report.items.filter((item) => item.category === "unfinished_multipart")).toEqual([
+      expect.objectContaining({ result: "removed" }),
+    ]);
+    expect(await unfinishedUnder(s3.client, s3.bucket, "")).toEqual([]);
+    // Nothing else removed: the stored file's object is still there and reads back whole.
+    expect(await s3.contents()).toEqual(before);
+    const [keptRow] = await stack.sql<{ status: string; storage_key: string }[]>`
+      select status, storage_key from files where id = ${keptFile.id}`;
+    expect(keptRow?.status).toBe("stored");
+    const object = await s3.client.send(
+      new GetObjectCommand({ Bucket: s3.bucket, Key: `depot/${keptRow!.storage_key}` }),
+    );
+    const hash = createHash("sha256");
+    for await (const chunk of object.Body as AsyncIterable<Buffer>) hash.update(chunk);
+    expect(hash.digest("hex")).toBe(keptFile.sha256);
+    const [audited] = await stack.sql<{ n: number }[]>`
+      select count(*)::int as n from phi_file_tracking
+      where action = 'cleanup_deleted' and outcome = 'success' and metadata->>'category' = 'unfinished_multipart'`;
+    expect(audited?.n).toBe(1);
   });
 });
 

@@ -43,6 +43,7 @@ test("a viewer can download but cannot upload or delete", async ({ page }) => {
   await signIn(page, PEOPLE.viewer);
   await page.goto("/upload");
   await expect(page.getByTestId("no-upload-cohorts")).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Upload" })).toHaveCount(0);
   await page.goto("/files");
   const row = page.locator(`[data-file-id="${id}"]`);
   await expect(row.getByRole("link", { name: "Download" })).toBeVisible();

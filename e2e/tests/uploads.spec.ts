@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "@playwright/test";
 import { database, sha256, sha256File, signIn, writeBytesOf } from "../helpers";
-import { COHORT_A, PEOPLE } from "../people";
+import { PEOPLE } from "../people";
+import { chooseFiles, confirmAndSend, openUploader, storedSha256 } from "../uploader";
 
 const workDir = mkdtempSync(join(tmpdir(), "depot-e2e-files-"));
 
@@ -29,16 +30,17 @@ async function storedFile(fileId: string) {
   }
 }
 
-test("a small upload shows the file's sha256, both tiers audit it, and it downloads identically", async ({ page }) => {
+test("a small upload from the page shows the file's sha256, both tiers audit it, and it downloads identically", async ({
+  page,
+}) => {
   const data = Buffer.concat([Buffer.from("patient_id,visit\n"), randomBytes(200_000)]);
   const path = join(workDir, "visits.csv");
   writeFileSync(path, data);
   await signIn(page, PEOPLE.manager);
-  await page.goto("/upload");
-  await expect(page.getByTestId("uploader")).toHaveAttribute("data-ready", "true");
-  await page.getByLabel("Cohort").selectOption({ label: COHORT_A });
-  await page.getByTestId("file-input").setInputFiles(path);
-  await expect(page.getByTestId("upload-sha256-0")).toHaveText(sha256(data));
+  await openUploader(page);
+  await chooseFiles(page, path);
+  await confirmAndSend(page, { kind: "submission" });
+  await expect(storedSha256(page, "visits.csv")).toHaveText(sha256(data));
 
   const sql = database();
   const [row] = await sql<
@@ -47,13 +49,12 @@ test("a small upload shows the file's sha256, both tiers audit it, and it downlo
   await sql.end();
   const fileId = row!.id;
   const rows = await auditTiersOf(fileId);
-  expect(
-    rows
-      .filter((r) => r.action === "stream_upload")
-      .map((r) => r.server_role)
-      .sort(),
-  ).toEqual(["services", "web"]);
-  expect(new Set(rows.map((r) => r.request_id)).size).toBe(1);
+  // The page sends every file through tus: creation and completion, each recorded by both tiers under one request id.
+  for (const action of ["chunked_upload_created", "chunked_upload_completed"]) {
+    const pair = rows.filter((r) => r.action === action);
+    expect(pair.map((r) => r.server_role).sort()).toEqual(["services", "web"]);
+    expect(new Set(pair.map((r) => r.request_id)).size).toBe(1);
+  }
 
   const download = await page.request.get(`/api/files/${fileId}/download`);
   expect(download.status()).toBe(200);
@@ -70,9 +71,7 @@ test("a 60 MB upload goes through tus, survives a network cut, and the web serve
   writeFileSync(path, randomBytes(60 * 1000 * 1000));
   const expected = await sha256File(path);
   await signIn(page, PEOPLE.manager);
-  await page.goto("/upload");
-  await expect(page.getByTestId("uploader")).toHaveAttribute("data-ready", "true");
-  await page.getByLabel("Cohort").selectOption({ label: COHORT_A });
+  await openUploader(page);
 
   let patches = 0;
   let cut = false;
@@ -87,12 +86,10 @@ test("a 60 MB upload goes through tus, survives a network cut, and the web serve
 
   const webPid = Number(process.env.E2E_WEB_PID);
   const writtenBefore = writeBytesOf(webPid);
-  await page.getByTestId("file-input").setInputFiles(path);
-  const progress = page.getByTestId("upload-progress-0");
-  await expect.poll(async () => Number(await progress.getAttribute("value")), { timeout: 60_000 }).toBeGreaterThan(0);
-  await expect(page.getByTestId("upload-sha256-0")).toHaveText(expected, { timeout: 120_000 });
+  await chooseFiles(page, path);
+  await confirmAndSend(page, { kind: "submission" });
+  await expect(storedSha256(page, "cohort-extract.csv")).toHaveText(expected, { timeout: 120_000 });
   expect(cut).toBe(true);
-  expect(Number(await progress.getAttribute("value"))).toBe(60 * 1000 * 1000);
   const writtenByWeb = writeBytesOf(webPid) - writtenBefore;
 
   const sql = database();

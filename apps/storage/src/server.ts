@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { closeGracefullyAfterEarlyAnswers, closeIdleConnections, DepotError } from "@depot/contract";
-import { createApiKeyCheck } from "./http/api-key";
+import { closeGracefullyAfterEarlyAnswers, closeIdleConnections, createApiKeyCheck, DepotError } from "@depot/contract";
+import { instrumentServer, sendMetrics, startProcessMetrics } from "@depot/telemetry";
 import { type RequestContext, requestContext, type StorageContext } from "./http/context";
 import { sendError } from "./http/respond";
 import { describeError, log } from "./log";
@@ -10,28 +10,51 @@ import * as objects from "./routes/objects";
 import * as tus from "./routes/tus";
 
 export type Handler = (ctx: StorageContext, request: RequestContext, params: string[]) => Promise<void>;
-type Route = { path: RegExp; methods: Partial<Record<string, Handler>> };
+type Route = { path: RegExp; label: string; methods: Partial<Record<string, Handler>> };
 
 const routes: Route[] = [
-  { path: /^\/internal\/storage\/health$/, methods: { GET: health } },
-  { path: /^\/internal\/storage\/upload$/, methods: { POST: objects.upload, PUT: objects.upload } },
-  { path: /^\/internal\/storage\/download$/, methods: { GET: objects.download, HEAD: objects.download } },
-  { path: /^\/internal\/storage\/delete$/, methods: { DELETE: objects.remove, POST: objects.remove } },
+  { path: /^\/internal\/storage\/health$/, label: "/internal/storage/health", methods: { GET: health } },
+  {
+    path: /^\/internal\/storage\/upload$/,
+    label: "/internal/storage/upload",
+    methods: { POST: objects.upload, PUT: objects.upload },
+  },
+  {
+    path: /^\/internal\/storage\/download$/,
+    label: "/internal/storage/download",
+    methods: { GET: objects.download, HEAD: objects.download },
+  },
+  {
+    path: /^\/internal\/storage\/delete$/,
+    label: "/internal/storage/delete",
+    methods: { DELETE: objects.remove, POST: objects.remove },
+  },
   {
     path: /^\/internal\/storage\/delete_prefix$/,
+    label: "/internal/storage/delete_prefix",
     methods: { POST: objects.removePrefix, DELETE: objects.removePrefix },
   },
-  { path: /^\/internal\/storage\/list$/, methods: { GET: objects.list } },
-  { path: /^\/internal\/storage\/metadata$/, methods: { GET: objects.metadata } },
-  { path: /^\/internal\/storage\/exists$/, methods: { GET: objects.exists } },
-  { path: /^\/internal\/storage\/usage$/, methods: { GET: objects.usage } },
-  { path: /^\/internal\/storage\/cleanup$/, methods: { POST: maintenance.cleanup } },
-  { path: /^\/internal\/storage\/verify_integrity$/, methods: { POST: maintenance.verifyIntegrity } },
-  { path: /^\/internal\/tus\/?$/, methods: { OPTIONS: tus.options, POST: tus.create } },
+  { path: /^\/internal\/storage\/list$/, label: "/internal/storage/list", methods: { GET: objects.list } },
+  { path: /^\/internal\/storage\/metadata$/, label: "/internal/storage/metadata", methods: { GET: objects.metadata } },
+  { path: /^\/internal\/storage\/exists$/, label: "/internal/storage/exists", methods: { GET: objects.exists } },
+  { path: /^\/internal\/storage\/usage$/, label: "/internal/storage/usage", methods: { GET: objects.usage } },
+  {
+    path: /^\/internal\/storage\/cleanup$/,
+    label: "/internal/storage/cleanup",
+    methods: { POST: maintenance.cleanup },
+  },
+  {
+    path: /^\/internal\/storage\/verify_integrity$/,
+    label: "/internal/storage/verify_integrity",
+    methods: { POST: maintenance.verifyIntegrity },
+  },
+  { path: /^\/internal\/tus\/?$/, label: "/internal/tus", methods: { OPTIONS: tus.options, POST: tus.create } },
   {
     path: /^\/internal\/tus\/([A-Za-z0-9]{1,64})$/,
+    label: "/internal/tus/:id",
     methods: { OPTIONS: tus.options, HEAD: tus.head, PATCH: tus.patch, DELETE: tus.terminate },
   },
+  { path: /^\/metrics$/, label: "/metrics", methods: { GET: async (_ctx, request) => sendMetrics(request.res) } },
 ];
 
 /** Refusals of where a request points (bad key, unknown disk) are audited as denied. */
@@ -40,13 +63,16 @@ const DENIALS = new Set(["invalid_key", "unknown_disk"]);
 /** The internal storage API. Every route needs the X-API-Key; nothing here is for the public network. */
 export function createStorageServer(ctx: StorageContext): Server {
   const isAuthorized = createApiKeyCheck(ctx.env.apiKey);
+  // Prometheus sends its credentials as a bearer token; only the scrape accepts that form.
+  const isScrapeAuthorized = createApiKeyCheck(ctx.env.apiKey, { allowBearer: true });
+  startProcessMetrics("storage");
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const request = requestContext(ctx, req, res);
     const path = request.url.pathname;
     res.setHeader("x-request-id", request.requestId);
     try {
-      if (!isAuthorized(req)) {
+      if (!(path === "/metrics" ? isScrapeAuthorized(req) : isAuthorized(req))) {
         log("warn", "request refused: missing or wrong API key", {
           requestId: request.requestId,
           method: req.method,
@@ -92,6 +118,13 @@ export function createStorageServer(ctx: StorageContext): Server {
     { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 },
     (req, res) => void handle(req, res),
   );
+  instrumentServer(server, {
+    routes: routes.map((route) => [route.path, route.label] as const),
+    isUpload: (method, route) =>
+      (route === "/internal/storage/upload" && (method === "POST" || method === "PUT")) ||
+      (route === "/internal/tus/:id" && method === "PATCH") ||
+      (route === "/internal/tus" && method === "POST"),
+  });
   closeIdleConnections(server, ctx.env.idleTimeoutMs);
   closeGracefullyAfterEarlyAnswers(server);
   return server;

@@ -1,4 +1,6 @@
 import { DepotError, type ErrorCode } from "@depot/contract";
+import { describeError } from "@depot/telemetry";
+import { logger } from "./log";
 
 export function jsonError(code: ErrorCode, message: string, headers: HeadersInit = {}): Response {
   const error = new DepotError(code, message);
@@ -11,14 +13,8 @@ export async function api(handler: () => Promise<Response>): Promise<Response> {
     return await handler();
   } catch (error) {
     if (error instanceof DepotError) return Response.json(error.toBody(), { status: error.status });
-    console.error(JSON.stringify({ level: "error", service: "web", message: "route failed", error: describe(error) }));
+    logger.error({ error: describeError(error) }, "route failed");
     if (process.env.DEPOT_DEBUG) console.error(error);
     return jsonError("internal", "the web server failed to complete the request");
   }
-}
-
-/** An error's class and code, never its message, which may carry paths or request details. */
-export function describe(error: unknown): string {
-  const e = error as { name?: string; code?: string } | null;
-  return `${e?.name ?? typeof error}${e?.code ? ` (${e.code})` : ""}`;
 }

@@ -5,6 +5,8 @@ import { getEnv } from "./env";
 
 /** Set by server.ts from the socket, after removing any value the client sent. */
 export const CLIENT_IP_HEADER = "x-depot-client-ip";
+/** Set by server.ts for each request (any value the client sent is replaced): one id for all its audit rows. */
+export const REQUEST_ID_HEADER = "x-depot-request-id";
 
 export interface RequestInfo {
   requestId: string;
@@ -14,7 +16,7 @@ export interface RequestInfo {
 
 export function requestInfo(req: Request): RequestInfo {
   return {
-    requestId: randomUUID(),
+    requestId: req.headers.get(REQUEST_ID_HEADER) ?? randomUUID(),
     ip: req.headers.get(CLIENT_IP_HEADER) ?? "unknown",
     userAgent: req.headers.get("user-agent")?.slice(0, 500) ?? null,
   };

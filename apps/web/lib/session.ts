@@ -3,6 +3,7 @@ import { findUserById, type User } from "@depot/db";
 import { getServerSession } from "next-auth";
 import { authOptions } from "./auth";
 import { db } from "./db";
+import { userFromBearerToken } from "./tokens";
 
 /**
  * The signed-in person, read fresh from the database on every request: a deactivated account
@@ -16,8 +17,10 @@ export async function currentUser(): Promise<User | null> {
   return user?.isActive ? user : null;
 }
 
-/** For route handlers: the signed-in, active person, or a 401. */
+/** For route handlers: the signed-in, active person (or the owner of a valid bearer token), or a 401. */
 export async function requireUser(): Promise<User> {
+  const tokenOwner = await userFromBearerToken();
+  if (tokenOwner) return tokenOwner;
   const user = await currentUser();
   if (!user) throw new DepotError("unauthorized", "sign in first: no valid session");
   return user;

@@ -1,3 +1,4 @@
+export * from "./api-key";
 export * from "./errors";
 export * from "./headers";
 export * from "./idle";

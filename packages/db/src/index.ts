@@ -23,6 +23,7 @@ export * from "./queries/audit";
 export * from "./queries/cohorts";
 export * from "./queries/files";
 export * from "./queries/maintenance";
+export * from "./queries/tokens";
 export * from "./queries/uploads";
 export * from "./queries/users";
 export * from "./schema";

@@ -6,7 +6,8 @@ const HELP = `Usage: pnpm cleanup [--hours 24] [--dry-run] [--json]
 Removes, on every configured disk:
   (a) precheck files past their expiry,
   (b) resumable uploads with no progress for more than --hours,
-  (c) objects no file row knows, and partial files of dead writes, older than --hours.
+  (c) objects no file row knows, and partial files of dead writes, older than --hours,
+  (d) on S3 disks, multipart uploads begun more than --hours ago that no live upload owns (aborted).
 Submission files, anything younger than --hours and uploads in progress are never touched.
 Every removal is audited (cleanup_deleted). --dry-run lists what would go and removes nothing.
 Exit code: 0 when everything found was removed (or nothing was found), 1 when a removal failed,
@@ -31,7 +32,7 @@ await runCommand(
       for (const item of report.items) {
         const what = item.result === "failed" ? `FAILED (${item.error})` : verb;
         console.log(
-          `${what.padEnd(14)} ${item.category.padEnd(17)} ${item.disk}:${item.key}  ${item.bytes} B, ${item.ageHours} h old`,
+          `${what.padEnd(14)} ${item.category.padEnd(20)} ${item.disk}:${item.key}  ${item.bytes} B, ${item.ageHours} h old`,
         );
       }
       console.log(

@@ -30,6 +30,16 @@ export interface ListPage {
   nextCursor: string | null;
 }
 
+/** A multipart upload that was started and neither completed nor aborted (S3 only). */
+export interface UnfinishedUpload {
+  /** The object key inside the disk's prefix (a temporary's starts with ".tmp/"). */
+  key: string;
+  uploadId: string;
+  initiatedAt: Date;
+  /** What its parts hold so far. */
+  bytes: number;
+}
+
 export interface DiskUsage {
   byPrefix: Record<string, { bytes: number; files: number }>;
   freeBytes: number | null;
@@ -57,4 +67,10 @@ export interface StorageDriver {
   /** Temporary objects of writes still running or never finished (their process died); outside the key space. */
   listTemporaries(): Promise<ObjectInfo[]>;
   deleteTemporary(name: string): Promise<void>;
+  /**
+   * Multipart uploads under the disk's prefix still in progress, or left by a process that died mid-write; their
+   * parts cost storage and hold uploaded bytes until aborted. Only disks that have them (S3) implement these.
+   */
+  listUnfinishedUploads?(): Promise<UnfinishedUpload[]>;
+  abortUnfinishedUpload?(upload: UnfinishedUpload): Promise<void>;
 }

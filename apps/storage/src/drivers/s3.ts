@@ -10,7 +10,9 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
@@ -19,7 +21,16 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { DepotError, validateKey } from "@depot/contract";
 import type { S3DiskConfig } from "./config";
-import type { ByteRange, DiskUsage, ListPage, ObjectInfo, StorageDriver, WriteOptions, WriteResult } from "./driver";
+import type {
+  ByteRange,
+  DiskUsage,
+  ListPage,
+  ObjectInfo,
+  StorageDriver,
+  UnfinishedUpload,
+  WriteOptions,
+  WriteResult,
+} from "./driver";
 import { usageByPrefix } from "./listing";
 import { checkExpectations, Meter } from "./meter";
 
@@ -28,8 +39,8 @@ const TEMP_PREFIX = ".tmp/";
 const HEALTH_PREFIX = ".health/";
 
 /** lib-storage buffers at most partSize × (queueSize + 1) bytes per write. */
-const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
-const UPLOAD_QUEUE_SIZE = 2;
+export const S3_UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+export const S3_UPLOAD_QUEUE_SIZE = 2;
 
 /** CopyObject copies at most 5 GB in one request; anything larger is copied part by part. */
 const MAX_SINGLE_COPY_BYTES = 5 * 1000 ** 3;
@@ -93,8 +104,9 @@ function mapS3Error(error: unknown): unknown {
 }
 
 /**
- * The client every S3 disk uses. Checksums only WHEN_REQUIRED: with the SDK's default, a streamed PutObject is sent
- * aws-chunked, which some S3 implementations (s3rver) store verbatim as the object's content.
+ * The client every S3 disk uses. Checksums only WHEN_REQUIRED: with the SDK's default a streamed PutObject goes
+ * aws-chunked with a trailing CRC32, which S3 servers older than that extension refuse (Ceph 16, Debian 12's RADOS
+ * Gateway, answers MissingContentLength), and Depot checks its own sha256 of every byte anyway.
  */
 export function createS3Client(config: S3DiskConfig, overrides: Partial<S3ClientConfig> = {}): S3Client {
   return new S3Client({
@@ -136,8 +148,8 @@ export class S3Driver implements StorageDriver {
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: tempKey, Body: body },
-      partSize: UPLOAD_PART_BYTES,
-      queueSize: UPLOAD_QUEUE_SIZE,
+      partSize: S3_UPLOAD_PART_BYTES,
+      queueSize: S3_UPLOAD_QUEUE_SIZE,
       // The driver aborts the multipart upload itself: lib-storage would replace the real error with the abort's own.
       leavePartsOnError: true,
     });
@@ -231,7 +243,7 @@ export class S3Driver implements StorageDriver {
     return `${this.bucket}/${objectKey.split("/").map(encodeURIComponent).join("/")}`;
   }
 
-  /** Cleanup must never hide the error that caused it; s3rver even answers AbortMultipartUpload with 405. */
+  /** Cleanup must never hide the error that caused it; an upload left unaborted is found by `pnpm cleanup`. */
   private async abortMultipartQuietly(objectKey: string, uploadId: string): Promise<void> {
     await this.client
       .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId }))
@@ -263,7 +275,14 @@ export class S3Driver implements StorageDriver {
         }),
       );
       if (!(output.Body instanceof Readable)) throw new Error("S3 returned a body that is not a Node stream");
-      return range ? selectRange(output.Body, range, output.ContentRange, output.ContentLength) : output.Body;
+      if (range && output.ContentRange?.split("/")[0] !== `bytes ${range.start}-${range.end}`) {
+        // Never other bytes than the ones asked for (an endpoint that ignores Range answers with the whole object).
+        output.Body.destroy();
+        throw new Error(
+          `S3 answered ${output.ContentRange ?? "without Content-Range"} to bytes=${range.start}-${range.end}`,
+        );
+      }
+      return output.Body;
     } catch (error) {
       throw mapS3Error(error);
     }
@@ -356,6 +375,74 @@ export class S3Driver implements StorageDriver {
       });
   }
 
+  async listUnfinishedUploads(): Promise<UnfinishedUpload[]> {
+    const found: UnfinishedUpload[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const page = await this.client
+        .send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            Prefix: this.prefix || undefined,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        )
+        .catch((error: unknown) => {
+          throw mapS3Error(error);
+        });
+      for (const upload of page.Uploads ?? []) {
+        if (!upload.Key?.startsWith(this.prefix) || !upload.UploadId) continue;
+        found.push({
+          key: upload.Key.slice(this.prefix.length),
+          uploadId: upload.UploadId,
+          initiatedAt: upload.Initiated ?? new Date(0),
+          bytes: await this.partBytes(upload.Key, upload.UploadId),
+        });
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker);
+    return found;
+  }
+
+  private async partBytes(objectKey: string, uploadId: string): Promise<number> {
+    let bytes = 0;
+    let marker: string | undefined;
+    do {
+      const page = await this.client
+        .send(
+          new ListPartsCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId, PartNumberMarker: marker }),
+        )
+        .catch((error: unknown) => {
+          // Completed or aborted since it was listed.
+          if (asShape(error).name === "NoSuchUpload")
+            return { Parts: [], IsTruncated: false, NextPartNumberMarker: undefined };
+          throw mapS3Error(error);
+        });
+      for (const part of page.Parts ?? []) bytes += part.Size ?? 0;
+      marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+    } while (marker);
+    return bytes;
+  }
+
+  async abortUnfinishedUpload(upload: UnfinishedUpload): Promise<void> {
+    await this.client
+      .send(
+        new AbortMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + upload.key,
+          UploadId: upload.uploadId,
+        }),
+      )
+      .catch((error: unknown) => {
+        // Gone already (completed or aborted meanwhile): nothing is left behind, which is what was asked.
+        if (asShape(error).name === "NoSuchUpload") return;
+        throw mapS3Error(error);
+      });
+  }
+
   async usage(): Promise<DiskUsage> {
     return { byPrefix: await usageByPrefix(this), freeBytes: null };
   }
@@ -394,38 +481,6 @@ function firstFailure(
   if (uploaded.status === "rejected") return { error: uploaded.reason };
   if (streamed.status === "rejected") return { error: streamed.reason };
   return null;
-}
-
-/**
- * The requested bytes out of what the server sent. S3 sends exactly the range, but not every S3 API does: s3rver
- * answers `bytes=0-0` with the whole object, and a server without range support answers 200 with all of it.
- */
-function selectRange(
-  body: Readable,
-  range: ByteRange,
-  contentRange: string | undefined,
-  contentLength: number | undefined,
-): Readable {
-  const sent = /^bytes (\d+)-(\d+)\//.exec(contentRange ?? "");
-  const sentStart = sent ? Number(sent[1]) : 0;
-  const sentEnd = sent ? Number(sent[2]) : (contentLength ?? 0) - 1;
-  if (sentStart === range.start && sentEnd === range.end) return body;
-  if (sentStart > range.start || sentEnd < range.end) {
-    body.destroy();
-    throw new Error(`S3 answered bytes ${sentStart}-${sentEnd} to a request for ${range.start}-${range.end}`);
-  }
-  async function* window() {
-    let skip = range.start - sentStart;
-    let remaining = range.end - range.start + 1;
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      const part = chunk.subarray(Math.min(skip, chunk.length), Math.min(chunk.length, skip + remaining));
-      skip = Math.max(0, skip - chunk.length);
-      remaining -= part.length;
-      if (part.length > 0) yield part;
-      if (remaining === 0) return; // leaving the loop destroys the body and frees its connection
-    }
-  }
-  return Readable.from(window(), { objectMode: false });
 }
 
 const maxString = (a: string, b: string) => (a > b ? a : b);

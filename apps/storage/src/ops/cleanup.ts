@@ -15,7 +15,12 @@ import type { Disks } from "../drivers";
 import type { StorageDriver } from "../drivers/driver";
 import { deleteByPrefix } from "../drivers/listing";
 
-export type CleanupCategory = "expired_precheck" | "abandoned_upload" | "untracked_object" | "stale_temporary";
+export type CleanupCategory =
+  | "expired_precheck"
+  | "abandoned_upload"
+  | "untracked_object"
+  | "stale_temporary"
+  | "unfinished_multipart";
 
 export interface CleanupItem {
   category: CleanupCategory;
@@ -49,8 +54,8 @@ const hoursSince = (date: Date, now: Date) => Math.round(((now.getTime() - date.
 
 /**
  * Removes (a) precheck files past their expiry, (b) resumable uploads without progress for `hours`, (c) objects
- * no file row knows and temporaries of dead writes, older than `hours`. Submission files, anything younger than
- * `hours` and uploads in progress are never touched. One run at a time across every replica (advisory lock).
+ * no file row knows, temporaries of dead writes and unfinished multipart uploads (S3), older than `hours`.
+ * Submission files, anything younger than `hours` and uploads in progress are never touched. One run at a time across every replica (advisory lock).
  */
 export async function runCleanup(
   ctx: { db: Database; disks: Disks },
@@ -219,6 +224,28 @@ export async function runCleanup(
           },
         );
       }
+      for (const upload of await unownedMultipartUploads(ctx.db, driver, cutoff)) {
+        await act(
+          {
+            category: "unfinished_multipart",
+            disk: name,
+            key: upload.key,
+            bytes: upload.bytes,
+            ageHours: hoursSince(upload.initiatedAt, now),
+          },
+          async () => {
+            await driver.abortUnfinishedUpload!(upload);
+            await options.audit({
+              action: "cleanup_deleted",
+              outcome: "success",
+              disk: name,
+              storageKey: upload.key,
+              bytes: upload.bytes,
+              metadata: { category: "unfinished_multipart", uploadId: upload.uploadId },
+            });
+          },
+        );
+      }
     }
 
     report.finishedAt = new Date().toISOString();
@@ -235,6 +262,20 @@ export async function runCleanup(
     });
   });
   return report;
+}
+
+/**
+ * Multipart uploads begun before `cutoff` that no live upload owns: a write's temporary (".tmp/...") whose process
+ * died, or a multipart upload of a resumable upload that is no longer active. A write still running began after
+ * the cutoff (writes take minutes, `hours` is at least hours), and an active resumable upload owns its key.
+ */
+export async function unownedMultipartUploads(db: Database, driver: StorageDriver, cutoff: Date) {
+  if (!driver.listUnfinishedUploads || !driver.abortUnfinishedUpload) return [];
+  const old = (await driver.listUnfinishedUploads()).filter((upload) => upload.initiatedAt < cutoff);
+  // The resumable upload a key could belong to: tus-staging/<id>/..., or a key whose last segment is the id.
+  const ownerOf = (key: string) => TUS_STAGING.exec(key)?.[1] ?? key.split("/").at(-1) ?? "";
+  const active = await activeUploadIds(db, [...new Set(old.map((upload) => ownerOf(upload.key)).filter(Boolean))]);
+  return old.filter((upload) => !active.has(ownerOf(upload.key)));
 }
 
 /** Objects older than `cutoff` that no live file row and no active resumable upload accounts for. */

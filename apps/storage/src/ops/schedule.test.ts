@@ -8,6 +8,7 @@ import {
   verifyAuditChain,
 } from "@depot/db";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
+import { logger } from "../log";
 import { startTestStorage } from "../test-server";
 import { startSchedules } from "./schedule";
 
@@ -22,8 +23,8 @@ afterAll(async () => {
 test("the scheduled cleanup runs, is audited, and logs the trail's tail as an anchor that verifies", async () => {
   await appendAudit(storage.db, { action: "stream_upload", outcome: "success", serverRole: "services" });
   const lines: string[] = [];
-  const silent = process.env.DEPOT_LOG;
-  delete process.env.DEPOT_LOG;
+  const level = logger.level;
+  logger.level = "info";
   const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
     lines.push(String(chunk));
     return true;
@@ -34,7 +35,7 @@ test("the scheduled cleanup runs, is audited, and logs the trail's tail as an an
   } finally {
     await stop();
     write.mockRestore();
-    if (silent !== undefined) process.env.DEPOT_LOG = silent;
+    logger.level = level;
   }
   const finished = lines.map((l) => JSON.parse(l)).find((l) => l.message === "scheduled cleanup finished");
   expect(finished).toMatchObject({ level: "info", found: 0, cleaned: 0, failed: 0 });

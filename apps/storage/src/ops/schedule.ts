@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { appendAudit, auditTail, checkpointKey, type Database, formatAnchor, verifySinceCheckpoint } from "@depot/db";
+import { metrics } from "@depot/telemetry";
 import type { Disks } from "../drivers";
 import type { StorageEnv } from "../env";
 import { log } from "../log";
@@ -54,6 +55,8 @@ export function startSchedules(ctx: { db: Database; disks: Disks; env: StorageEn
         track(
           runCleanup(ctx, { hours: ctx.env.cleanupHours, dryRun: false, audit: scheduledAudit(ctx.db) })
             .then(async (r) => {
+              // Another replica held the cleanup lock: not a run of this process.
+              metrics.jobRuns.inc({ job: "cleanup", outcome: r.ran ? "success" : "skipped" });
               if (!r.ran) return;
               // The trail's tail, into a log kept outside the database: `pnpm audit:verify --anchor` checks it later.
               const tail = await auditTail(ctx.db);
@@ -64,7 +67,10 @@ export function startSchedules(ctx: { db: Database; disks: Disks; env: StorageEn
                 auditAnchor: tail ? formatAnchor(tail) : null,
               });
             })
-            .catch((error: unknown) => log("error", "scheduled cleanup failed", { error: (error as Error).name })),
+            .catch((error: unknown) => {
+              metrics.jobRuns.inc({ job: "cleanup", outcome: "failure" });
+              log("error", "scheduled cleanup failed", { error: (error as Error).name });
+            }),
         );
       }, ctx.env.cleanupIntervalMs),
     );
@@ -85,12 +91,17 @@ export function startSchedules(ctx: { db: Database; disks: Disks; env: StorageEn
       setInterval(() => {
         track(
           runIntegrityCheck(ctx, { checkHashes: false, audit: scheduledAudit(ctx.db) }).then(
-            (r) =>
+            (r) => {
+              metrics.jobRuns.inc({ job: "integrity", outcome: r.ok ? "success" : "problems" });
               log(r.ok ? "info" : "warn", "scheduled integrity check finished", {
                 files: r.checkedFiles,
                 problems: r.problems.length,
-              }),
-            (error: unknown) => log("error", "scheduled integrity check failed", { error: (error as Error).name }),
+              });
+            },
+            (error: unknown) => {
+              metrics.jobRuns.inc({ job: "integrity", outcome: "failure" });
+              log("error", "scheduled integrity check failed", { error: (error as Error).name });
+            },
           ),
         );
       }, ctx.env.integrityIntervalMs),

@@ -1,7 +1,7 @@
 import { lastMaintenanceRuns, listCohorts, membershipsOf, recentFilesOf, uploadsInProgressOf } from "@depot/db";
 import { redirect } from "next/navigation";
 import { db } from "@/lib/db";
-import { formatBytes } from "@/lib/format";
+import { formatBytes, formatTime } from "@/lib/format";
 import { isAdministrator } from "@/lib/permissions";
 import { currentUser } from "@/lib/session";
 import { fetchStorageHealth, fetchStorageUsage } from "@/lib/storage-client";
@@ -114,18 +114,22 @@ export default async function DashboardPage() {
       <section className="card" data-testid="in-progress">
         <h2>Uploads in progress</h2>
         {inProgress.length === 0 ? (
-          <p className="muted">None. Choose the same file again on the upload page to resume an interrupted upload.</p>
+          <p className="muted">None. To resume an interrupted upload, choose the same file again on the upload page.</p>
         ) : (
           <table>
             <tbody>
               {inProgress.map((u) => (
                 <tr key={u.fileId}>
-                  <td>{u.name}</td>
+                  <td className="name-cell">
+                    <span className="long-name" title={u.name}>
+                      {u.name}
+                    </span>
+                  </td>
                   <td>{u.cohortName}</td>
                   <td>
                     {formatBytes(u.offset)} of {formatBytes(u.length)}
                   </td>
-                  <td className="muted">last activity {u.updatedAt.toISOString().slice(0, 16).replace("T", " ")}</td>
+                  <td className="muted">last activity {formatTime(u.updatedAt)}</td>
                 </tr>
               ))}
             </tbody>
@@ -180,7 +184,11 @@ export default async function DashboardPage() {
             <tbody>
               {recent.map(({ file, cohortName }) => (
                 <tr key={file.id}>
-                  <td>{file.originalName}</td>
+                  <td className="name-cell">
+                    <span className="long-name" title={file.originalName}>
+                      {file.originalName}
+                    </span>
+                  </td>
                   <td>{cohortName}</td>
                   <td>{file.kind}</td>
                   <td>{file.status}</td>
@@ -211,7 +219,7 @@ function RunList({
     <ul>
       {runs.map((run) => (
         <li key={run.occurredAt.toISOString()}>
-          {run.occurredAt.toISOString().slice(0, 16).replace("T", " ")} ·{" "}
+          {formatTime(run.occurredAt)} ·{" "}
           <span className={run.outcome === "success" ? "status-ok" : "status-bad"}>{run.outcome}</span> ·{" "}
           {describe(run.metadata as Record<string, number | boolean>)}
         </li>

@@ -1,4 +1,6 @@
+import { uploadsInProgressOf } from "@depot/db";
 import { redirect } from "next/navigation";
+import { db } from "@/lib/db";
 import { getEnv } from "@/lib/env";
 import { visibleCohorts } from "@/lib/permissions";
 import { currentUser } from "@/lib/session";
@@ -11,6 +13,7 @@ export default async function UploadPage() {
   if (!user) redirect("/login?callbackUrl=/upload");
   const cohorts = (await visibleCohorts(user)).filter((c) => c.may.upload).map(({ id, name }) => ({ id, name }));
   const env = getEnv();
+  const unfinished = cohorts.length === 0 ? [] : await uploadsInProgressOf(db(), user.id);
   return (
     <>
       <h1>Upload</h1>
@@ -21,9 +24,15 @@ export default async function UploadPage() {
       ) : (
         <Uploader
           cohorts={cohorts}
-          smallUploadMaxBytes={env.smallUploadMaxBytes}
           maxUploadBytes={env.maxUploadBytes}
           allowedExtensions={env.allowedExtensions}
+          precheckRetentionHours={Math.round(env.precheckRetentionMs / 3600_000)}
+          unfinished={unfinished.map((u) => ({
+            ...u,
+            offset: Number(u.offset),
+            length: Number(u.length),
+            updatedAt: u.updatedAt.toISOString(),
+          }))}
         />
       )}
     </>

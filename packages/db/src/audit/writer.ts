@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { metrics } from "@depot/telemetry";
 import { sql } from "drizzle-orm";
 import type { Queryable } from "../client";
 import type { AuditOutcome, ServerRole } from "../schema";
@@ -77,9 +78,12 @@ export async function appendAudit(db: Queryable, entry: AuditEntry): Promise<{ i
     metadata: content.metadata,
   };
   // One statement: the lock, the tail, the link and the insert happen inside the database (migration 0003).
-  const [appended] = await db.execute<{ id: string; row_hash: string }>(
-    sql`select id, row_hash from phi_file_tracking_append(${JSON.stringify(row)}::jsonb, ${canonicalContent(content)})`,
-  );
+  const timer = metrics.auditAppend.startTimer();
+  const [appended] = await db
+    .execute<{ id: string; row_hash: string }>(
+      sql`select id, row_hash from phi_file_tracking_append(${JSON.stringify(row)}::jsonb, ${canonicalContent(content)})`,
+    )
+    .finally(() => timer());
   if (!appended) throw new Error("audit append returned no row");
   return { id: BigInt(appended.id), rowHash: appended.row_hash };
 }

@@ -126,7 +126,9 @@ export async function uploadsInProgressOf(db: Queryable, userId: string) {
     .select({
       fileId: files.id,
       name: files.originalName,
+      cohortId: files.cohortId,
       cohortName: cohorts.name,
+      kind: files.kind,
       length: resumableUploads.length,
       offset: resumableUploads.offset,
       updatedAt: resumableUploads.updatedAt,
@@ -136,4 +138,33 @@ export async function uploadsInProgressOf(db: Queryable, userId: string) {
     .innerJoin(cohorts, eq(cohorts.id, files.cohortId))
     .where(and(eq(files.uploaderId, userId), eq(resumableUploads.status, "active")))
     .orderBy(desc(resumableUploads.updatedAt));
+}
+
+/** Everyone who uploaded a file in these cohorts (null: every cohort), for the Files page's uploader list. */
+export async function uploadersIn(db: Queryable, cohortIds: string[] | null) {
+  if (cohortIds && cohortIds.length === 0) return [];
+  return db
+    .selectDistinct({ id: users.id, name: users.name, email: users.email })
+    .from(files)
+    .innerJoin(users, eq(users.id, files.uploaderId))
+    .where(cohortIds ? inArray(files.cohortId, cohortIds) : undefined)
+    .orderBy(asc(users.email));
+}
+
+/** Other stored files of the cohort with the same content (sha256), newest first. */
+export async function duplicatesOf(db: Queryable, file: Pick<FileRow, "id" | "cohortId" | "sha256">, limit = 5) {
+  if (!file.sha256) return [];
+  return db
+    .select({ id: files.id, name: files.originalName, createdAt: files.createdAt })
+    .from(files)
+    .where(
+      and(
+        eq(files.cohortId, file.cohortId),
+        eq(files.sha256, file.sha256),
+        eq(files.status, "stored"),
+        ne(files.id, file.id),
+      ),
+    )
+    .orderBy(desc(files.createdAt))
+    .limit(limit);
 }

@@ -1,5 +1,6 @@
 export * from "./audit";
 export * from "./cohorts";
 export * from "./files";
+export * from "./tokens";
 export * from "./uploads";
 export * from "./users";

@@ -7,6 +7,7 @@ import { auditIfDenied, auditWeb } from "@/lib/audit";
 import { isAdministrator } from "@/lib/permissions";
 import { type RequestInfo, requestInfo, requireSameOrigin } from "@/lib/request";
 import { requireUser } from "@/lib/session";
+import { refuseToken } from "@/lib/tokens";
 
 /** The shortest password an administrator may set (shared with the admin page). */
 export { MIN_PASSWORD_LENGTH };
@@ -36,6 +37,7 @@ export function adminRoute(
       // Known before the role check, so a refused member is named in the denied row.
       user = await requireUser();
       if (!isAdministrator(user)) throw new DepotError("forbidden", "administrators only");
+      refuseToken(user, "administration");
       return await handler({ user, info });
     } catch (error) {
       await auditIfDenied(info, user, error, { route, method: req.method });

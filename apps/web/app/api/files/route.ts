@@ -5,6 +5,7 @@ import { db } from "@/lib/db";
 import { parseFileQuery } from "@/lib/file-query";
 import { isAdministrator, visibleCohorts } from "@/lib/permissions";
 import { requireUser } from "@/lib/session";
+import { tokenOf } from "@/lib/tokens";
 
 export const dynamic = "force-dynamic";
 
@@ -18,7 +19,7 @@ export function GET(req: Request) {
         "bad_request",
         "invalid filter: check cohortId, kind, status, uploaderId, from, to, sort, page",
       );
-    const cohortIds = isAdministrator(user) ? null : (await visibleCohorts(user)).map((c) => c.id);
+    const cohortIds = isAdministrator(user) && !tokenOf(user) ? null : (await visibleCohorts(user)).map((c) => c.id);
     const { rows, total, totalExact } = await listFiles(db(), { ...query.filters, cohortIds });
     return Response.json({
       page: query.page,

@@ -5,6 +5,7 @@ import { isAdministrator } from "@/lib/permissions";
 import { requestInfo, requireSameOrigin } from "@/lib/request";
 import { requireUser } from "@/lib/session";
 import { forwardedHeaders, storageClient, storageError } from "@/lib/storage-client";
+import { refuseToken } from "@/lib/tokens";
 
 export const dynamic = "force-dynamic";
 
@@ -15,6 +16,7 @@ export function POST(req: Request) {
     requireSameOrigin(req);
     const user = await requireUser();
     if (!isAdministrator(user)) throw new DepotError("forbidden", "administrators only");
+    refuseToken(user, "administration");
     const res = await storageClient().post("internal/storage/cleanup", {
       searchParams: { dry_run: "1" },
       headers: forwardedHeaders(info, user),

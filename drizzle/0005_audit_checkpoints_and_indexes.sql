@@ -26,7 +26,8 @@ CREATE INDEX "phi_tracking_cohort_idx" ON "phi_file_tracking" USING btree ("coho
 CREATE INDEX "phi_tracking_request_idx" ON "phi_file_tracking" USING btree ("request_id","id");--> statement-breakpoint
 CREATE INDEX "phi_tracking_actor_idx" ON "phi_file_tracking" USING btree ("actor_user_id","id");--> statement-breakpoint
 CREATE INDEX "files_cohort_idx" ON "files" USING btree ("cohort_id","created_at","id");--> statement-breakpoint
-CREATE INDEX "files_uploader_idx" ON "files" USING btree ("uploader_id","created_at","id");--> statement-breakpoint
+CREATE INDEX "files_uploader_idx" ON "files" USING btree ("uploader_id","created_at","id");
+--> statement-breakpoint
 -- Hand-written from here on: the checkpoints are append-only like the trail they vouch for.
 CREATE OR REPLACE FUNCTION audit_checkpoints_refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $$

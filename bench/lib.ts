@@ -256,6 +256,8 @@ async function statusField(pid: number, field: "VmHWM" | "VmRSS"): Promise<numbe
 }
 /** The process's peak resident set so far (VmHWM). */
 export const peakRssBytes = (pid: number) => statusField(pid, "VmHWM");
+/** The process's resident set now (VmRSS). */
+export const rssBytes = (pid: number) => statusField(pid, "VmRSS");
 
 /** CPU time (user + system) the process has used so far, in seconds; clock ticks are 100 Hz on Linux. */
 export async function cpuSeconds(pid: number): Promise<number> {
@@ -324,7 +326,7 @@ export async function machine() {
  * A fresh, migrated database: on DATABASE_URL's server when set (dropped at the end), otherwise on a throwaway
  * embedded PostgreSQL in `workDir`.
  */
-export async function provisionDatabase(workDir: string): Promise<string> {
+export async function provisionDatabase(workDir: string, options: { embeddedPort?: number } = {}): Promise<string> {
   if (process.env.DATABASE_URL) {
     const database = await createTestDatabase();
     onCleanup("benchmark database", () => database.drop());
@@ -332,11 +334,36 @@ export async function provisionDatabase(workDir: string): Promise<string> {
   }
   const server = await startEmbeddedPostgres({
     dataDir: join(workDir, "postgres", "data"),
-    port: await freePort(),
+    port: options.embeddedPort ?? (await freePort()),
     persistent: false,
   });
   // Its database goes with the whole server, so there is nothing to drop.
   onCleanup("embedded PostgreSQL", () => server.stop());
   process.env[TEST_ADMIN_URL_ENV] = server.adminUrl;
   return (await createTestDatabase()).url;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// docs/performance.md sections that a benchmark writes on its own (pnpm bench keeps them when it rewrites the rest)
+
+const sectionStart = (name: string) => `<!-- ${name}: start (generated, do not edit) -->`;
+const sectionEnd = (name: string) => `<!-- ${name}: end -->`;
+
+/** `doc` with the section `name` set to `body`: replaced where it is, else appended at the end. */
+export function withSection(doc: string, name: string, body: string): string {
+  const start = sectionStart(name);
+  const end = sectionEnd(name);
+  const block = `${start}\n${body.trim()}\n${end}\n`;
+  const from = doc.indexOf(start);
+  const to = doc.indexOf(end);
+  if (from >= 0 && to > from) return doc.slice(0, from) + block + doc.slice(to + end.length).replace(/^\n/, "");
+  return `${doc.trimEnd()}\n\n${block}`;
+}
+
+/** The section `name` of `doc`, markers included, or "" when there is none. */
+export function sectionOf(doc: string, name: string): string {
+  const from = doc.indexOf(sectionStart(name));
+  const end = sectionEnd(name);
+  const to = doc.indexOf(end);
+  return from >= 0 && to > from ? `${doc.slice(from, to + end.length)}\n` : "";
 }

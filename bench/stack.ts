@@ -88,10 +88,15 @@ export interface DepotStack {
 
 export async function startDepot(
   workDir: string,
-  options: { webEnv?: Record<string, string>; storageEnv?: Record<string, string> } = {},
+  options: {
+    webEnv?: Record<string, string>;
+    storageEnv?: Record<string, string>;
+    /** Fixed loopback ports (a port block); free ones when not given. */
+    ports?: { web: number; storage: number; embeddedPostgres: number };
+  } = {},
 ) {
   const webDir = await snapshotWebApp(workDir);
-  const databaseUrl = await provisionDatabase(workDir);
+  const databaseUrl = await provisionDatabase(workDir, { embeddedPort: options.ports?.embeddedPostgres });
   const connection = createDb(databaseUrl, { max: 2 });
   let cohortId: string;
   try {
@@ -105,8 +110,8 @@ export async function startDepot(
   await mkdir(storageRoot);
   const apiKey = randomBytes(24).toString("hex");
   const authSecret = randomBytes(32).toString("hex");
-  const storagePort = await freePort();
-  const webPort = await freePort();
+  const storagePort = options.ports?.storage ?? (await freePort());
+  const webPort = options.ports?.web ?? (await freePort());
   const servicesUrl = `http://127.0.0.1:${storagePort}`;
   const webUrl = `http://127.0.0.1:${webPort}`;
 

@@ -23,6 +23,8 @@ const schema = z.object({
   CLEANUP_INTERVAL_MINUTES: z.coerce.number().min(0).default(60),
   CLEANUP_HOURS: z.coerce.number().min(0).default(24),
   INTEGRITY_INTERVAL_MINUTES: z.coerce.number().min(0).default(0),
+  AUDIT_VERIFY_INTERVAL_MINUTES: z.coerce.number().min(0).default(15),
+  AUDIT_CHECKPOINT_KEY: z.string().min(16, { error: "AUDIT_CHECKPOINT_KEY must be at least 16 characters" }).optional(),
 });
 
 export interface StorageEnv {
@@ -39,6 +41,10 @@ export interface StorageEnv {
   cleanupIntervalMs: number;
   cleanupHours: number;
   integrityIntervalMs: number;
+  /** How often the audit chain is verified from its last checkpoint (0: never). */
+  auditVerifyIntervalMs: number;
+  /** The secret that signs audit checkpoints: AUDIT_CHECKPOINT_KEY, else INTERNAL_API_KEY. */
+  checkpointSecret: string;
 }
 
 export class EnvError extends Error {}
@@ -84,5 +90,7 @@ export function parseStorageEnv(source: NodeJS.ProcessEnv): StorageEnv {
     cleanupIntervalMs: e.CLEANUP_INTERVAL_MINUTES * 60_000,
     cleanupHours: e.CLEANUP_HOURS,
     integrityIntervalMs: e.INTEGRITY_INTERVAL_MINUTES * 60_000,
+    auditVerifyIntervalMs: e.AUDIT_VERIFY_INTERVAL_MINUTES * 60_000,
+    checkpointSecret: e.AUDIT_CHECKPOINT_KEY ?? e.INTERNAL_API_KEY,
   };
 }

@@ -1,5 +1,15 @@
+export { appendAuditBatch, type BulkAuditRow } from "./audit/bulk";
+export {
+  checkpointKey,
+  checkpointKeyFromEnv,
+  checkpointTrusted,
+  type IncrementalVerification,
+  latestAuditCheckpoint,
+  verifySinceCheckpoint,
+} from "./audit/checkpoint";
 export {
   type ChainAnchor,
+  type ChainProblem,
   type ChainVerification,
   formatAnchor,
   parseAnchor,

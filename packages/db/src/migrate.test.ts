@@ -18,6 +18,7 @@ test("migrations apply to an empty database, then again as a no-op", async () =>
     >`select tablename from pg_tables where schemaname = 'public' order by 1`;
     expect(tables.map((t) => t.tablename)).toEqual([
       "access_tokens",
+      "audit_checkpoints",
       "cohort_memberships",
       "cohorts",
       "files",

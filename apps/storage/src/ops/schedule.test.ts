@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { appendAudit, parseAnchor, verifyAuditChain } from "@depot/db";
+import {
+  appendAudit,
+  checkpointKey,
+  checkpointTrusted,
+  latestAuditCheckpoint,
+  parseAnchor,
+  verifyAuditChain,
+} from "@depot/db";
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { logger } from "../log";
 import { startTestStorage } from "../test-server";
@@ -45,4 +52,35 @@ test("the scheduled cleanup runs, is audited, and logs the trail's tail as an an
   });
   const runs = await storage.sql`select count(*)::int as n from phi_file_tracking where action = 'cleanup_run'`;
   expect(runs[0]?.n).toBeGreaterThanOrEqual(1);
+});
+
+test("the scheduled audit verification stores a signed checkpoint and the next run starts from it", async () => {
+  const env = { ...storage.env, cleanupIntervalMs: 0, auditVerifyIntervalMs: 40 };
+  const before = await latestAuditCheckpoint(storage.db);
+  const stop = startSchedules({ db: storage.db, disks: storage.disks, env });
+  try {
+    let first = before;
+    for (let i = 0; i < 100 && first?.id === before?.id; i++) {
+      await sleep(40);
+      first = await latestAuditCheckpoint(storage.db);
+    }
+    if (!first || first.id === before?.id) throw new Error("no checkpoint was stored");
+    expect(first).toMatchObject({ ok: true });
+    expect(checkpointTrusted(checkpointKey(env.checkpointSecret), first)).toBe(true);
+    expect(checkpointTrusted(checkpointKey("not the service's key"), first)).toBe(false);
+    const appended = await appendAudit(storage.db, {
+      action: "stream_upload",
+      outcome: "success",
+      serverRole: "services",
+    });
+    let next = first;
+    for (let i = 0; i < 100 && next.lastId < appended.id; i++) {
+      await sleep(40);
+      next = (await latestAuditCheckpoint(storage.db)) ?? next;
+    }
+    expect(next).toMatchObject({ ok: true, lastId: appended.id, lastHash: appended.rowHash });
+    expect(next.startedAfterId).toBeGreaterThanOrEqual(first.lastId);
+  } finally {
+    await stop();
+  }
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { appendAudit, auditTail, type Database, formatAnchor } from "@depot/db";
+import { appendAudit, auditTail, checkpointKey, type Database, formatAnchor, verifySinceCheckpoint } from "@depot/db";
 import { metrics } from "@depot/telemetry";
 import type { Disks } from "../drivers";
 import type { StorageEnv } from "../env";
@@ -15,7 +15,30 @@ const scheduledAudit = (db: Database): Audit => {
 };
 
 /**
- * Periodic cleanup (and, when configured, integrity checks). Every replica may run the schedule: the
+ * Verifies the audit chain from its last trusted checkpoint and stores the next one (see @depot/db's
+ * verifySinceCheckpoint); a replica that finds another's run under way skips this turn.
+ */
+export async function runAuditVerification(ctx: { db: Database; env: StorageEnv }): Promise<void> {
+  const outcome = await verifySinceCheckpoint(ctx.db, { key: checkpointKey(ctx.env.checkpointSecret) });
+  if (!outcome.ran) return;
+  const { result, checkpoint } = outcome;
+  const fields = {
+    rows: result.rows,
+    startedAfter: checkpoint.startedAfterId.toString(),
+    ms: checkpoint.durationMs,
+    auditAnchor: checkpoint.lastId > 0n ? formatAnchor({ id: checkpoint.lastId, rowHash: checkpoint.lastHash }) : null,
+  };
+  if (result.ok) log("info", "scheduled audit verification finished", fields);
+  else
+    log("error", "scheduled audit verification found a problem", {
+      ...fields,
+      problem: result.problem,
+      firstBadId: result.firstBadId.toString(),
+    });
+}
+
+/**
+ * Periodic cleanup, audit chain verification from its checkpoint (and, when configured, integrity checks). Every replica may run the schedule: the
  * cleanup's advisory lock lets one run at a time. Returns a function that stops the timers and resolves once the
  * runs already under way have ended, so a shutdown does not close the database under them.
  */
@@ -50,6 +73,17 @@ export function startSchedules(ctx: { db: Database; disks: Disks; env: StorageEn
             }),
         );
       }, ctx.env.cleanupIntervalMs),
+    );
+  }
+  if (ctx.env.auditVerifyIntervalMs > 0) {
+    timers.push(
+      setInterval(() => {
+        track(
+          runAuditVerification(ctx).catch((error: unknown) =>
+            log("error", "scheduled audit verification failed", { error: (error as Error).name }),
+          ),
+        );
+      }, ctx.env.auditVerifyIntervalMs),
     );
   }
   if (ctx.env.integrityIntervalMs > 0) {

@@ -28,6 +28,14 @@ describe("parseAuditQuery", () => {
     expect(q.ok && q.filters.cohortId).toBeUndefined();
   });
 
+  test("keyset cursors are row ids", () => {
+    const q = parseAuditQuery({ before: "1000000", fileId: ID });
+    expect(q).toMatchObject({ ok: true, cursor: { before: 1_000_000n, after: undefined } });
+    expect(parseAuditQuery({ after: "12" })).toMatchObject({ ok: true, cursor: { after: 12n } });
+    expect(parseAuditQuery({ before: "-1" })).toMatchObject({ ok: false });
+    expect(parseAuditQuery({ after: "1e9" })).toMatchObject({ ok: false });
+  });
+
   test("a date-only 'to' covers the whole UTC day; timestamps are taken as they are", () => {
     const q = parseAuditQuery({ from: "2026-03-01", to: "2026-03-02" });
     expect(q.ok && q.filters.from?.toISOString()).toBe("2026-03-01T00:00:00.000Z");

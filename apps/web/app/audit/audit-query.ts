@@ -19,13 +19,29 @@ const schema = z.object({
   to: instant.optional(),
   requestId: tokenField(200).optional(),
   page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+  /** Keyset cursors (row ids): the page of rows older than `before`, or newer than `after`. */
+  before: z
+    .string()
+    .regex(/^\d{1,18}$/, { error: "must be a row id" })
+    .optional(),
+  after: z
+    .string()
+    .regex(/^\d{1,18}$/, { error: "must be a row id" })
+    .optional(),
   pageSize: z.coerce.number().int().min(1).max(500).default(AUDIT_PAGE_SIZE),
 });
 
 export type AuditQueryValues = z.output<typeof schema>;
 
 export type AuditQuery =
-  | { ok: true; filters: AuditFilters; page: number; pageSize: number; values: AuditQueryValues }
+  | {
+      ok: true;
+      filters: AuditFilters;
+      page: number;
+      pageSize: number;
+      cursor: { before?: bigint; after?: bigint };
+      values: AuditQueryValues;
+    }
   | { ok: false; message: string };
 
 /**
@@ -48,7 +64,11 @@ export function parseAuditQuery(params: URLSearchParams | Record<string, string 
     to,
     requestId: v.requestId,
   };
-  return { ok: true, filters, page: v.page, pageSize: v.pageSize, values: v };
+  const cursor = {
+    before: v.before === undefined ? undefined : BigInt(v.before),
+    after: v.after === undefined ? undefined : BigInt(v.after),
+  };
+  return { ok: true, filters, page: v.page, pageSize: v.pageSize, cursor, values: v };
 }
 
 /** The filters that are set, as strings: for links, audit metadata and the export URL. */

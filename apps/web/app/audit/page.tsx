@@ -1,4 +1,15 @@
-import { type AuditListRow, formatAnchor, listCohorts, listUsers, searchAudit, verifyAuditChain } from "@depot/db";
+import {
+  type AuditCheckpoint,
+  type AuditListRow,
+  auditTail,
+  checkpointKeyFromEnv,
+  checkpointTrusted,
+  formatAnchor,
+  latestAuditCheckpoint,
+  listCohorts,
+  listUsers,
+  searchAudit,
+} from "@depot/db";
 import { redirect } from "next/navigation";
 import { AdministratorsOnly } from "@/app/admin/forbidden";
 import { formatTime } from "@/app/admin/format";
@@ -73,39 +84,31 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
   const values = query.ok ? query.values : {};
   const page = query.ok ? query.page : 1;
   const pageSize = AUDIT_PAGE_SIZE;
-  const [chain, users, cohorts, result] = await Promise.all([
-    verifyAuditChain(db()),
+  const cursor = query.ok ? query.cursor : {};
+  const keyset = cursor.before !== undefined || cursor.after !== undefined;
+  // The chain is not walked here: the storage service verifies it on a schedule and stores a checkpoint.
+  const [checkpoint, tail, users, cohorts, result] = await Promise.all([
+    latestAuditCheckpoint(db()),
+    auditTail(db()),
     listUsers(db()),
     listCohorts(db()),
     query.ok
-      ? searchAudit(db(), { ...query.filters, limit: pageSize, offset: (page - 1) * pageSize })
-      : Promise.resolve({ rows: [], total: 0 }),
+      ? searchAudit(db(), {
+          ...query.filters,
+          ...cursor,
+          limit: pageSize,
+          offset: keyset ? 0 : (page - 1) * pageSize,
+        })
+      : Promise.resolve({ rows: [], total: 0, totalExact: true, hasOlder: false, hasNewer: false }),
   ]);
   const filters = filterParams(values);
-  const pages = Math.max(1, Math.ceil(result.total / pageSize));
   const exportQuery = new URLSearchParams(filters).toString();
   const groups = groupClasses(result.rows);
 
   return (
     <>
       <h1>PHI file tracking</h1>
-      <section className="card" data-testid="chain-status">
-        {chain.ok ? (
-          <>
-            <p className="status-ok">All {chain.rows} rows verify: the hash chain is unbroken.</p>
-            {chain.tail && (
-              <p className="muted">
-                Anchor of the newest row, to keep outside the database (<code>pnpm audit:verify --anchor</code> proves
-                later that it is still there): <code data-testid="chain-anchor">{formatAnchor(chain.tail)}</code>
-              </p>
-            )}
-          </>
-        ) : (
-          <p className="status-bad">
-            Row {chain.firstBadId.toString()} fails: {chain.message}
-          </p>
-        )}
-      </section>
+      <ChainStatus checkpoint={checkpoint} tailId={tail?.id ?? null} />
 
       <section className="card">
         <h2>Filters</h2>
@@ -186,7 +189,8 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
 
       <section className="card">
         <h2>
-          {result.total} {result.total === 1 ? "row" : "rows"}
+          {result.total.toLocaleString("en-US")}
+          {result.totalExact ? "" : "+"} {result.total === 1 && result.totalExact ? "row" : "rows"}
           {Object.keys(filters).length > 0 && " matching"}
         </h2>
         <table className={styles.table} data-testid="audit-table">
@@ -271,13 +275,84 @@ export default async function AuditPage({ searchParams }: { searchParams: Search
         </table>
         {result.rows.length === 0 && <p className="muted">No rows match these filters.</p>}
         <nav className={styles.pager} aria-label="Pages" data-testid="audit-pager">
-          {page > 1 ? <a href={href({ ...filters, page: String(page - 1) })}>← Newer</a> : <span />}
+          {result.hasNewer && result.rows[0] ? (
+            <a href={href({ ...filters, after: result.rows[0].id.toString() })}>← Newer</a>
+          ) : (
+            <span />
+          )}
           <span>
-            Page {Math.min(page, pages)} of {pages}
+            {result.rows.length > 0
+              ? `Rows ${result.rows[0]?.id} to ${result.rows.at(-1)?.id}`
+              : keyset || page > 1
+                ? "No rows here"
+                : ""}
           </span>
-          {page < pages ? <a href={href({ ...filters, page: String(page + 1) })}>Older →</a> : <span />}
+          {result.hasOlder && result.rows.length > 0 ? (
+            <a href={href({ ...filters, before: String(result.rows.at(-1)?.id) })}>Older →</a>
+          ) : (
+            <span />
+          )}
         </nav>
       </section>
     </>
+  );
+}
+
+const ageOf = (at: Date, now = Date.now()) => {
+  const minutes = Math.max(0, Math.round((now - at.getTime()) / 60_000));
+  if (minutes < 1) return "less than a minute ago";
+  if (minutes < 120) return `${minutes} minute${minutes === 1 ? "" : "s"} ago`;
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? `${hours} hours ago` : `${Math.round(hours / 24)} days ago`;
+};
+
+/** The last scheduled verification: its result, its age and how far it reached; the page walks nothing itself. */
+function ChainStatus({ checkpoint, tailId }: { checkpoint: AuditCheckpoint | null; tailId: bigint | null }) {
+  if (!checkpoint) {
+    return (
+      <section className="card" data-testid="chain-status">
+        <p className="muted">
+          The hash chain has not been verified yet: the storage service verifies it on its schedule (
+          <code>AUDIT_VERIFY_INTERVAL_MINUTES</code>), or run <code>pnpm audit:verify --since-checkpoint</code>.
+        </p>
+      </section>
+    );
+  }
+  const key = checkpointKeyFromEnv();
+  const trusted = key ? checkpointTrusted(key, checkpoint) : false;
+  const pending = tailId !== null && tailId > checkpoint.lastId ? tailId - checkpoint.lastId : 0n;
+  const when = `${ageOf(checkpoint.verifiedAt)} (${formatTime(checkpoint.verifiedAt)})`;
+  return (
+    <section className="card" data-testid="chain-status">
+      {!trusted ? (
+        <p className="status-bad">
+          The newest verification record (checkpoint {checkpoint.id.toString()}) does not carry a valid signature: it
+          was not written by a Depot service. Run <code>pnpm audit:verify</code>.
+        </p>
+      ) : checkpoint.ok ? (
+        <p className="status-ok">
+          Verified {when}: the hash chain is unbroken up to row {checkpoint.lastId.toString()}.
+        </p>
+      ) : (
+        <p className="status-bad">
+          Verification {when} failed at row {checkpoint.firstBadId?.toString()} ({checkpoint.problem}):{" "}
+          {checkpoint.message}
+        </p>
+      )}
+      <p className="muted" data-testid="chain-pending">
+        {pending > 0n
+          ? `Rows after ${checkpoint.lastId} (up to ${tailId}) were appended since and are checked by the next run.`
+          : "No rows were appended since."}
+      </p>
+      {trusted && checkpoint.ok && checkpoint.lastId > 0n && (
+        <p className="muted">
+          Anchor of the newest verified row, to keep outside the database (<code>pnpm audit:verify --anchor</code>{" "}
+          proves later that it is still there):{" "}
+          <code data-testid="chain-anchor">
+            {formatAnchor({ id: checkpoint.lastId, rowHash: checkpoint.lastHash })}
+          </code>
+        </p>
+      )}
+    </section>
   );
 }

@@ -30,13 +30,14 @@ export default async function FilesPage({ searchParams }: { searchParams: Search
   const admin = isAdministrator(user);
   const cohorts = await visibleCohorts(user);
   const cohortIds = admin ? null : cohorts.map((c) => c.id);
-  const [{ rows, total }, uploaders] = await Promise.all([
+  const [{ rows, total, totalExact }, uploaders] = await Promise.all([
     listFiles(db(), { ...query.filters, cohortIds }),
     uploadersIn(db(), cohortIds),
   ]);
   const deletable = new Set(cohorts.filter((c) => c.may.delete).map((c) => c.id));
   const v = query.values;
-  const pages = Math.max(1, Math.ceil(total / query.pageSize));
+  // The count stops at 10,000 (or just past this page): beyond it there is at least one more page.
+  const pages = Math.max(1, Math.ceil(total / query.pageSize)) + (totalExact ? 0 : 1);
   const kept = Object.fromEntries(
     Object.entries({
       ...raw,
@@ -133,7 +134,8 @@ export default async function FilesPage({ searchParams }: { searchParams: Search
       )}
       <section className="card">
         <p className="muted" data-testid="file-count">
-          {total} {words ? `${words} ` : ""}file{total === 1 ? "" : "s"}
+          {total.toLocaleString("en-US")}
+          {totalExact ? "" : "+"} {words ? `${words} ` : ""}file{total === 1 && totalExact ? "" : "s"}
           {status === "stored" && (
             <>
               {" "}
@@ -211,6 +213,7 @@ export default async function FilesPage({ searchParams }: { searchParams: Search
           {query.page > 1 && <a href={pageLink(query.page - 1)}>← Previous</a>}
           <span className="muted">
             Page {query.page} of {pages}
+            {totalExact ? "" : "+"}
           </span>
           {query.page < pages && <a href={pageLink(query.page + 1)}>Next →</a>}
         </div>

@@ -40,7 +40,7 @@ await withDatabase(async (url) => {
       process.exitCode = 1;
       return;
     }
-    const { rows, total } = await searchAudit(db, {
+    const { rows, total, totalExact } = await searchAudit(db, {
       fileId: values.file,
       cohortId: values.cohort,
       userId,
@@ -71,7 +71,7 @@ await withDatabase(async (url) => {
         );
       }
     }
-    console.log(`\n${rows.length} of ${total} matching rows in the last ${days} day(s).`);
+    console.log(`\n${rows.length} of ${total}${totalExact ? "" : "+"} matching rows in the last ${days} day(s).`);
   } finally {
     await close();
   }

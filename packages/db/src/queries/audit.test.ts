@@ -2,8 +2,9 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { appendAudit } from "../audit/writer";
 import { createDb, type Database } from "../client";
+import { phiFileTracking } from "../schema";
 import { createTestDatabase, type TestDatabase } from "../testing";
-import { auditRowsForExport, searchAudit } from "./audit";
+import { auditRowsForExport, cappedCount, searchAudit } from "./audit";
 import { ensureCohort } from "./cohorts";
 import { createUser } from "./users";
 
@@ -66,6 +67,47 @@ describe("searchAudit", () => {
     const ids = [...first.rows, ...second.rows, ...third.rows].map((r) => r.id);
     expect(third.rows).toHaveLength(5);
     expect(new Set(ids).size).toBe(25);
+  });
+
+  test("keyset pages (before, then after) walk the trail both ways without overlap or gaps", async () => {
+    const newestFirst = [...allIds].reverse();
+    const seen: bigint[] = [];
+    let page = await searchAudit(db, { limit: 10 });
+    expect(page).toMatchObject({ hasNewer: false, hasOlder: true });
+    seen.push(...page.rows.map((r) => r.id));
+    while (page.hasOlder) {
+      page = await searchAudit(db, { limit: 10, before: page.rows.at(-1)!.id });
+      expect(page.hasNewer).toBe(true);
+      seen.push(...page.rows.map((r) => r.id));
+    }
+    expect(seen).toEqual(newestFirst);
+    expect(page.rows).toHaveLength(5);
+    // Back from the oldest page: after = the first row's id gives the 10 rows just newer, newest first.
+    const back = await searchAudit(db, { limit: 10, after: page.rows[0]!.id });
+    expect(back.rows.map((r) => r.id)).toEqual(newestFirst.slice(10, 20));
+    expect(back).toMatchObject({ hasNewer: true, hasOlder: true });
+    const top = await searchAudit(db, { limit: 10, after: back.rows[0]!.id });
+    expect(top.rows.map((r) => r.id)).toEqual(newestFirst.slice(0, 10));
+    expect(top.hasNewer).toBe(false);
+  });
+
+  test("keyset pages keep the filters", async () => {
+    const first = await searchAudit(db, { fileId: FILE_A, limit: 5 });
+    const second = await searchAudit(db, { fileId: FILE_A, limit: 5, before: first.rows.at(-1)!.id });
+    const third = await searchAudit(db, { fileId: FILE_A, limit: 5, before: second.rows.at(-1)!.id });
+    const ids = [...first.rows, ...second.rows, ...third.rows].map((r) => r.id);
+    expect(ids).toHaveLength(12);
+    expect(new Set(ids).size).toBe(12);
+    expect([...first.rows, ...second.rows, ...third.rows].every((r) => r.fileId === FILE_A)).toBe(true);
+    expect(third.hasOlder).toBe(false);
+    expect(first.total).toBe(12);
+  });
+
+  test("counts stop at the cap and say so", async () => {
+    expect(await cappedCount(db, phiFileTracking, undefined, 30)).toEqual({ total: 25, exact: true });
+    expect(await cappedCount(db, phiFileTracking, undefined, 25)).toEqual({ total: 25, exact: true });
+    expect(await cappedCount(db, phiFileTracking, undefined, 24)).toEqual({ total: 24, exact: false });
+    expect((await searchAudit(db, { limit: 1 })).totalExact).toBe(true);
   });
 
   test("each filter narrows the result", async () => {

@@ -1,4 +1,5 @@
-import { and, asc, count, desc, eq, gt, gte, lte, max, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, lt, lte, max, type SQL, sql } from "drizzle-orm";
+import type { PgTable } from "drizzle-orm/pg-core";
 import type { Queryable } from "../client";
 import { type AuditOutcome, type AuditRow, cohorts, phiFileTracking, users } from "../schema";
 
@@ -51,21 +52,93 @@ const flatten = (r: { row: AuditRow; actorEmail: string | null; cohortName: stri
   cohortName: r.cohortName,
 });
 
-/** A page of the trail matching the filters, newest first, and how many rows match in all. */
-export async function searchAudit(
+/** Counts stop here: a page never counts a whole large table; past it the total is "at least". */
+export const COUNT_CAP = 10_000;
+
+/**
+ * How many rows `where` matches, counting at most `cap` + 1 of them: exact below the cap, `exact: false` above it.
+ * The subquery stops at the cap, so the cost is bounded whatever the table's size.
+ */
+export async function cappedCount(
   db: Queryable,
-  filters: AuditFilters & { limit?: number; offset?: number },
-): Promise<{ rows: AuditListRow[]; total: number }> {
-  const where = conditions(filters);
-  const [rows, [total]] = await Promise.all([
-    selectWithNames(db)
-      .where(where)
-      .orderBy(desc(phiFileTracking.id))
-      .limit(filters.limit ?? 50)
-      .offset(filters.offset ?? 0),
-    db.select({ n: count() }).from(phiFileTracking).where(where),
-  ]);
-  return { rows: rows.map(flatten), total: total?.n ?? 0 };
+  table: PgTable,
+  where: SQL | undefined,
+  cap = COUNT_CAP,
+): Promise<{ total: number; exact: boolean }> {
+  const [row] = await cappedCountQuery(db, table, where, cap);
+  const n = row?.n ?? 0;
+  return n > cap ? { total: cap, exact: false } : { total: n, exact: true };
+}
+
+/** The statement behind cappedCount. */
+export function cappedCountQuery(db: Queryable, table: PgTable, where: SQL | undefined, cap = COUNT_CAP) {
+  const matching = db
+    .select({ one: sql<number>`1`.as("one") })
+    .from(table)
+    .where(where)
+    .limit(cap + 1)
+    .as("matching");
+  return db.select({ n: count() }).from(matching);
+}
+
+/** The conditions of the audit filters, for cappedCountQuery. */
+export const auditConditions = conditions;
+
+export interface AuditPage {
+  rows: AuditListRow[];
+  /** Rows matching the filters, counted up to COUNT_CAP. */
+  total: number;
+  /** False when more than COUNT_CAP rows match (total is then COUNT_CAP). */
+  totalExact: boolean;
+  /** Whether rows older than this page match (a next page with `before` = the last row's id). */
+  hasOlder: boolean;
+  /** Whether rows newer than this page match (a previous page with `after` = the first row's id). */
+  hasNewer: boolean;
+}
+
+export type AuditPageQuery = AuditFilters & {
+  limit?: number;
+  /** Rows to skip (page numbers); the pages themselves link by id with before / after. */
+  offset?: number;
+  /** Keyset: rows older than this id (the next page). */
+  before?: bigint;
+  /** Keyset: rows newer than this id (the previous page), still shown newest first. */
+  after?: bigint;
+};
+
+/** The query behind a page of the trail, newest first (older first with `after`, reversed by searchAudit). */
+export function auditPageQuery(db: Queryable, q: AuditPageQuery, extra = 1) {
+  const where = and(
+    conditions(q),
+    q.before !== undefined ? lt(phiFileTracking.id, q.before) : undefined,
+    q.after !== undefined ? gt(phiFileTracking.id, q.after) : undefined,
+  );
+  return selectWithNames(db)
+    .where(where)
+    .orderBy(q.after !== undefined && q.before === undefined ? asc(phiFileTracking.id) : desc(phiFileTracking.id))
+    .limit((q.limit ?? 50) + extra)
+    .offset(q.offset ?? 0);
+}
+
+/**
+ * A page of the trail matching the filters, newest first, and how many rows match (up to COUNT_CAP). Every filter
+ * has an index on (column, id), so a page reads its own rows and stops; `before` / `after` page by id (keyset), so a
+ * page deep in the trail costs what the first one does.
+ */
+export async function searchAudit(db: Queryable, q: AuditPageQuery): Promise<AuditPage> {
+  const limit = q.limit ?? 50;
+  const newerFirst = !(q.after !== undefined && q.before === undefined);
+  const [found, counted] = await Promise.all([auditPageQuery(db, q), cappedCount(db, phiFileTracking, conditions(q))]);
+  const more = found.length > limit;
+  const rows = found.slice(0, limit).map(flatten);
+  if (!newerFirst) rows.reverse();
+  return {
+    rows,
+    total: counted.total,
+    totalExact: counted.exact,
+    hasOlder: newerFirst ? more : true,
+    hasNewer: newerFirst ? q.before !== undefined || (q.offset ?? 0) > 0 : more,
+  };
 }
 
 /**
@@ -78,7 +151,7 @@ export async function* auditRowsForExport(
   filters: AuditFilters,
   options: { pageSize?: number } = {},
 ): AsyncGenerator<AuditListRow, void, undefined> {
-  const pageSize = options.pageSize ?? 1000;
+  const pageSize = options.pageSize ?? 5000;
   const [top] = await db.select({ id: max(phiFileTracking.id) }).from(phiFileTracking);
   const last = top?.id;
   if (last == null) return;

@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, gte, inArray, isNull, lte, ne } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { cohorts, type FileKind, type FileRow, files, resumableUploads, users } from "../schema";
+import { COUNT_CAP, cappedCount } from "./audit";
 
 export interface NewFile {
   id?: string;
@@ -101,7 +102,7 @@ export interface FileFilters {
   offset: number;
 }
 
-export async function listFiles(db: Queryable, f: FileFilters) {
+export function fileConditions(f: FileFilters) {
   const conditions = [
     f.cohortIds
       ? inArray(files.cohortId, f.cohortIds.length ? f.cohortIds : ["00000000-0000-0000-0000-000000000000"])
@@ -113,9 +114,13 @@ export async function listFiles(db: Queryable, f: FileFilters) {
     f.from ? gte(files.createdAt, f.from) : undefined,
     f.to ? lte(files.createdAt, f.to) : undefined,
   ].filter((c) => c !== undefined);
-  const where = conditions.length ? and(...conditions) : undefined;
+  return conditions.length ? and(...conditions) : undefined;
+}
+
+/** The query behind a page of the file list (newest first by default; an index on (created_at, id) serves it). */
+export function fileListQuery(db: Queryable, f: FileFilters) {
   const column = { created: files.createdAt, name: files.originalName, size: files.size }[f.sort ?? "created"];
-  const rows = await db
+  return db
     .select({
       file: files,
       cohortName: cohorts.name,
@@ -124,16 +129,24 @@ export async function listFiles(db: Queryable, f: FileFilters) {
     .from(files)
     .innerJoin(cohorts, eq(cohorts.id, files.cohortId))
     .leftJoin(users, eq(users.id, files.uploaderId))
-    .where(where)
-    .orderBy(f.order === "asc" ? asc(column) : desc(column), desc(files.id))
+    .where(fileConditions(f))
+    .orderBy(f.order === "asc" ? asc(column) : desc(column), f.order === "asc" ? asc(files.id) : desc(files.id))
     .limit(f.limit)
     .offset(f.offset);
-  const [total] = await db.select({ n: count() }).from(files).where(where);
-  return { rows, total: total?.n ?? 0 };
+}
+
+/**
+ * A page of the files matching the filters, and how many match: counted up to COUNT_CAP or just past the page,
+ * whichever is more (`totalExact: false` beyond), so a page view never counts the whole table.
+ */
+export async function listFiles(db: Queryable, f: FileFilters) {
+  const cap = Math.max(COUNT_CAP, f.offset + f.limit);
+  const [rows, counted] = await Promise.all([fileListQuery(db, f), cappedCount(db, files, fileConditions(f), cap)]);
+  return { rows, total: counted.total, totalExact: counted.exact };
 }
 
 /** The person's own recent files and their uploads still in progress (with the acknowledged offset). */
-export async function recentFilesOf(db: Queryable, userId: string, limit = 10) {
+export function recentFilesOf(db: Queryable, userId: string, limit = 10) {
   return db
     .select({ file: files, cohortName: cohorts.name })
     .from(files)

@@ -57,7 +57,7 @@ export async function storedFilesPage(db: Queryable, input: { afterId?: string; 
 }
 
 /** The latest cleanup or integrity runs, from the audit trail they leave. */
-export async function lastMaintenanceRuns(db: Queryable, action: "cleanup_run" | "integrity_check", limit = 3) {
+export function lastMaintenanceRuns(db: Queryable, action: "cleanup_run" | "integrity_check", limit = 3) {
   return db
     .select({
       occurredAt: phiFileTracking.occurredAt,

@@ -32,8 +32,10 @@ export const files = pgTable(
   (t) => [
     uniqueIndex("files_disk_key_key").on(t.storageDisk, t.storageKey),
     uniqueIndex("files_upload_id_key").on(t.uploadId),
-    index("files_cohort_idx").on(t.cohortId, t.createdAt),
-    index("files_uploader_idx").on(t.uploaderId, t.createdAt),
+    // The file list is read newest first with the id as tie-breaker: an index in that order serves any page.
+    index("files_created_idx").on(t.createdAt, t.id),
+    index("files_cohort_idx").on(t.cohortId, t.createdAt, t.id),
+    index("files_uploader_idx").on(t.uploaderId, t.createdAt, t.id),
     index("files_status_idx").on(t.status, t.kind),
   ],
 );

@@ -15,11 +15,13 @@ export function GET(req: Request) {
     const query = parseFileQuery(new URL(req.url).searchParams);
     if (!query.ok) throw new DepotError("bad_request", query.message);
     const cohortIds = isAdministrator(user) && !tokenOf(user) ? null : (await visibleCohorts(user)).map((c) => c.id);
-    const { rows, total } = await listFiles(db(), { ...query.filters, cohortIds });
+    const { rows, total, totalExact } = await listFiles(db(), { ...query.filters, cohortIds });
     return Response.json({
       page: query.page,
       pageSize: query.pageSize,
+      // Counted up to 10,000 files or just past this page; totalExact false when more match.
       total,
+      totalExact,
       files: rows.map(({ file, cohortName, uploaderEmail }) => ({
         id: file.id,
         name: file.originalName,

@@ -1,0 +1,640 @@
+/**
+ * `pnpm bench:data [--rows 1000000] [--files 100000] [--samples 30]`: years of data stay fast. Builds a large
+ * database (20 cohorts, 200 users, --files file rows, --rows hash-chained audit rows written through the documented
+ * bulk path appendAuditBatch, whose chain audit:verify accepts), starts the storage service and the web app on it,
+ * then measures p50 / p95 of the pages and APIs people use, the CSV export of the whole trail (rows/s and the web's
+ * RSS growth), a full audit:verify and one from its checkpoint (rows/s), and the append function's throughput at
+ * that depth against an empty trail (alternating rounds, same server). Writes its own section of
+ * docs/performance.md with the figures, the goals and the query plans of the slowest queries.
+ * Ports: E2E_PORT_BASE (or BENCH_PORT_BASE) + 10, 11, 12 when set, else free ones. Uses DATABASE_URL's server when
+ * set (fresh databases, dropped at the end), otherwise a throwaway embedded PostgreSQL. Not a test: it prints
+ * figures. Everything it starts or writes goes away at the end, on failure and on Ctrl-C too.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  appendAudit,
+  appendAuditBatch,
+  auditConditions,
+  auditPageQuery,
+  type BulkAuditRow,
+  COUNT_CAP,
+  cappedCountQuery,
+  cohortMemberships,
+  createDb,
+  ensureCohort,
+  type FileFilters,
+  fileConditions,
+  fileListQuery,
+  files,
+  hashPassword,
+  lastMaintenanceRuns,
+  phiFileTracking,
+  recentFilesOf,
+  users,
+  verifyAuditChain,
+} from "@depot/db";
+import { createTestDatabase } from "@depot/db/testing";
+import {
+  childEnv,
+  childPids,
+  fixed,
+  MiB,
+  machine,
+  REPO_ROOT,
+  rssBytes,
+  runBenchmark,
+  startChild,
+  withSection,
+  withTimeout,
+  workFolder,
+} from "./lib";
+import { type DepotStack, startDepot } from "./stack";
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: "string", default: "1000000" },
+    files: { type: "string", default: "100000" },
+    samples: { type: "string", default: "30" },
+    "no-write": { type: "boolean" },
+  },
+});
+const AUDIT_ROWS = Number(args.rows);
+const FILE_ROWS = Number(args.files);
+const SAMPLES = Number(args.samples);
+const COHORTS = 20;
+const USERS = 200;
+const SPAN_MS = 6 * 365 * 24 * 3600_000;
+const BULK_BATCH = 5000;
+const APPENDS_PER_ROUND = 1500;
+const APPEND_CONCURRENCY = 4;
+const USER_PASSWORD = "bench-user-password";
+const OUTPUT = join(REPO_ROOT, "docs/performance.md");
+
+const GOALS = { p95Ms: 300, exportRowsPerS: 50_000, exportRssMiB: 64, verifyRowsPerS: 100_000, appendRatio: 0.9 };
+
+// A small deterministic generator, so every run builds the same data.
+let seedState = 0x2545f491;
+const random = () => {
+  seedState ^= seedState << 13;
+  seedState ^= seedState >>> 17;
+  seedState ^= seedState << 5;
+  return (seedState >>> 0) / 2 ** 32;
+};
+const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
+const hex = (text: string) => createHash("sha256").update(text).digest("hex");
+
+interface Built {
+  cohortIds: string[];
+  userIds: string[];
+  memberEmail: string;
+  fileIds: string[];
+  fileCohort: Map<string, string>;
+  start: number;
+  timings: Record<string, number>;
+}
+
+async function buildData(stack: DepotStack): Promise<Built> {
+  const conn = createDb(stack.databaseUrl, { max: 4 });
+  const timings: Record<string, number> = {};
+  try {
+    let t = Date.now();
+    const cohortIds = [stack.cohortId];
+    for (let i = 1; i < COHORTS; i++)
+      cohortIds.push((await ensureCohort(conn.db, { name: `Cohort ${String(i).padStart(2, "0")}` })).cohort.id);
+    const passwordHash = await hashPassword(USER_PASSWORD);
+    const people = Array.from({ length: USERS }, (_, i) => ({
+      id: randomUUID(),
+      email: `bench-user-${String(i).padStart(3, "0")}@example.org`,
+      name: `Bench user ${i}`,
+      passwordHash,
+    }));
+    await conn.db.insert(users).values(people);
+    const userIds = people.map((p) => p.id);
+    await conn.db.insert(cohortMemberships).values(
+      people.flatMap((p, i) => [
+        { userId: p.id, cohortId: cohortIds[i % COHORTS] as string, role: "manager" as const },
+        { userId: p.id, cohortId: cohortIds[(i + 7) % COHORTS] as string, role: "viewer" as const },
+      ]),
+    );
+    timings.people = Date.now() - t;
+
+    t = Date.now();
+    const start = Date.now() - SPAN_MS;
+    const fileIds: string[] = [];
+    const fileCohort = new Map<string, string>();
+    for (let offset = 0; offset < FILE_ROWS; offset += 2000) {
+      const batch = Array.from({ length: Math.min(2000, FILE_ROWS - offset) }, (_, j) => {
+        const i = offset + j;
+        const id = randomUUID();
+        const cohortId = pick(cohortIds);
+        const createdAt = new Date(start + Math.floor((i / FILE_ROWS) * SPAN_MS));
+        const kind = random() < 0.8 ? ("submission" as const) : ("precheck" as const);
+        const roll = random();
+        const status = roll < 0.9 ? "stored" : roll < 0.95 ? "deleted" : roll < 0.98 ? "failed" : "uploading";
+        fileIds.push(id);
+        fileCohort.set(id, cohortId);
+        const month = `${createdAt.getUTCFullYear()}/${String(createdAt.getUTCMonth() + 1).padStart(2, "0")}`;
+        return {
+          id,
+          cohortId,
+          uploaderId: pick(userIds),
+          originalName: `${pick(["visits", "labs", "meds", "dx", "art"])}_${i}.${pick(["csv", "tsv", "sas7bdat"])}`,
+          contentType: "text/csv",
+          size: status === "stored" ? Math.floor(random() * 50_000_000) : null,
+          sha256: status === "stored" ? hex(id) : null,
+          storageDisk: "workspace",
+          storageKey: `${cohortId}/${month}/${id}`,
+          kind,
+          status: status as "stored" | "deleted" | "failed" | "uploading",
+          expiresAt: kind === "precheck" ? new Date(createdAt.getTime() + 72 * 3600_000) : null,
+          createdAt,
+          completedAt: status === "stored" ? new Date(createdAt.getTime() + 5000) : null,
+          deletedAt: status === "deleted" ? new Date(createdAt.getTime() + 86_400_000) : null,
+        };
+      });
+      await conn.db.insert(files).values(batch);
+    }
+    timings.files = Date.now() - t;
+
+    t = Date.now();
+    const actions = [
+      "stream_upload",
+      "stream_upload",
+      "stream_download",
+      "stream_download",
+      "stream_download",
+      "chunked_upload_completed",
+      "file_deleted",
+      "access_denied",
+    ] as const;
+    for (let offset = 0; offset < AUDIT_ROWS; offset += BULK_BATCH) {
+      const batch: BulkAuditRow[] = Array.from({ length: Math.min(BULK_BATCH, AUDIT_ROWS - offset) }, (_, j) => {
+        const i = offset + j;
+        const action = pick(actions);
+        const fileId = pick(fileIds);
+        const denied = action === "access_denied";
+        return {
+          occurredAt: new Date(start + Math.floor((i / AUDIT_ROWS) * SPAN_MS)),
+          action,
+          outcome: denied ? "denied" : random() < 0.03 ? "failure" : "success",
+          serverRole: i % 2 ? "services" : "web",
+          hostname: "bench-host",
+          requestId: `req-${(i >> 1).toString(36)}`,
+          actorUserId: pick(userIds),
+          actorIp: `10.${i % 250}.${(i >> 8) % 250}.${(i >> 16) % 250}`,
+          actorUserAgent: "Mozilla/5.0 (X11; Linux x86_64) bench",
+          cohortId: fileCohort.get(fileId) ?? null,
+          fileId,
+          disk: "workspace",
+          storageKey: `${fileCohort.get(fileId)}/2024/01/${fileId}`,
+          bytes: denied ? null : Math.floor(random() * 50_000_000),
+          sha256: action === "stream_upload" ? hex(`${i}`) : null,
+          error: denied ? "forbidden" : null,
+          metadata: denied ? { route: "download" } : { name: `file_${i}.csv`, kind: "submission" },
+        };
+      });
+      await appendAuditBatch(conn.db, batch);
+      if ((offset / BULK_BATCH) % 40 === 39)
+        console.log(`   ${offset + batch.length} audit rows (${fixed((Date.now() - t) / 1000)} s)`);
+    }
+    timings.audit = Date.now() - t;
+    t = Date.now();
+    // What autovacuum would have done by now on a database that grew over years.
+    await conn.sql`vacuum analyze`;
+    timings.analyze = Date.now() - t;
+    return {
+      cohortIds,
+      userIds,
+      memberEmail: people[0]?.email ?? "",
+      fileIds,
+      fileCohort,
+      start,
+      timings,
+    };
+  } finally {
+    await conn.close();
+  }
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+
+interface Latency {
+  name: string;
+  path: string;
+  as: string;
+  p50: number;
+  p95: number;
+  max: number;
+}
+
+async function signIn(stack: DepotStack, email: string, password: string): Promise<string> {
+  const res = await fetch(`${stack.webUrl}/api/session`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`sign-in of ${email} answered ${res.status}`);
+  return (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+}
+
+async function timedGet(stack: DepotStack, path: string, cookie: string): Promise<number> {
+  const t = performance.now();
+  const res = await fetch(`${stack.webUrl}${path}`, { headers: { cookie }, redirect: "manual" });
+  const body = await res.text();
+  const ms = performance.now() - t;
+  if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}: ${body.slice(0, 200)}`);
+  return ms;
+}
+
+async function measureLatencies(stack: DepotStack, built: Built): Promise<Latency[]> {
+  const memberCookie = await signIn(stack, built.memberEmail, USER_PASSWORD);
+  const busyFile = await busiestFile(stack, built);
+  const cohort = built.cohortIds[3] ?? "";
+  const user = built.userIds[42] ?? "";
+  const from = new Date(built.start + SPAN_MS * 0.4);
+  const to = new Date(from.getTime() + 30 * 86_400_000);
+  const day = (d: Date) => d.toISOString().slice(0, 10);
+  const admin = stack.cookie;
+  const endpoints: { name: string; path: string; cookie: string; as: string }[] = [
+    { name: "/dashboard", path: "/dashboard", cookie: admin, as: "administrator" },
+    { name: "/files, first page", path: "/files", cookie: admin, as: "administrator" },
+    {
+      name: "/files, filtered (cohort, kind)",
+      path: `/files?cohortId=${cohort}&kind=submission`,
+      cookie: admin,
+      as: "administrator",
+    },
+    { name: "/files, page 500", path: "/files?page=500", cookie: admin, as: "administrator" },
+    { name: "/files, first page", path: "/files", cookie: memberCookie, as: "member of 2 cohorts" },
+    { name: "/audit, first page", path: "/audit", cookie: admin, as: "administrator" },
+    { name: "/audit, by file", path: `/audit?fileId=${busyFile}`, cookie: admin, as: "administrator" },
+    { name: "/audit, by user", path: `/audit?userId=${user}`, cookie: admin, as: "administrator" },
+    {
+      name: "/audit, by date range (30 days)",
+      path: `/audit?from=${day(from)}&to=${day(to)}`,
+      cookie: admin,
+      as: "administrator",
+    },
+    { name: "/api/files", path: "/api/files", cookie: admin, as: "administrator" },
+    { name: "/api/audit", path: "/api/audit", cookie: admin, as: "administrator" },
+  ];
+  for (const e of endpoints) for (let i = 0; i < 3; i++) await timedGet(stack, e.path, e.cookie);
+  const samples = endpoints.map(() => [] as number[]);
+  // Round robin, so a noisy moment on the shared machine spreads over every endpoint alike.
+  for (let round = 0; round < SAMPLES; round++)
+    for (const [i, e] of endpoints.entries()) samples[i]?.push(await timedGet(stack, e.path, e.cookie));
+  return endpoints.map((e, i) => {
+    const sorted = [...(samples[i] ?? [])].sort((a, b) => a - b);
+    return {
+      name: e.name,
+      path: e.path,
+      as: e.as,
+      p50: percentile(sorted, 50),
+      p95: percentile(sorted, 95),
+      max: sorted.at(-1) ?? 0,
+    };
+  });
+}
+
+async function busiestFile(stack: DepotStack, built: Built): Promise<string> {
+  const conn = createDb(stack.databaseUrl, { max: 1 });
+  try {
+    const sample = built.fileIds.slice(0, 200);
+    const [row] = await conn.sql<{ file_id: string }[]>`
+      select file_id from phi_file_tracking where file_id = any(${sample}::uuid[])
+      group by file_id order by count(*) desc limit 1`;
+    return row?.file_id ?? built.fileIds[0] ?? "";
+  } finally {
+    await conn.close();
+  }
+}
+
+async function webRss(stack: DepotStack): Promise<number> {
+  const pid = stack.webPid();
+  let total = await rssBytes(pid);
+  for (const child of await childPids(pid)) total += await rssBytes(child).catch(() => 0);
+  return total;
+}
+
+async function measureExport(stack: DepotStack) {
+  await stack.restartWeb();
+  await timedGet(stack, "/api/audit?pageSize=1", stack.cookie);
+  const before = await webRss(stack);
+  let peak = before;
+  const sampler = setInterval(() => {
+    void webRss(stack).then(
+      (rss) => {
+        peak = Math.max(peak, rss);
+      },
+      () => {},
+    );
+  }, 100);
+  const t = performance.now();
+  let bytes = 0;
+  let lines = 0;
+  try {
+    const res = await fetch(`${stack.webUrl}/api/audit/export`, { headers: { cookie: stack.cookie } });
+    if (res.status !== 200 || !res.body) throw new Error(`the export answered ${res.status}`);
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      bytes += chunk.length;
+      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
+    }
+  } finally {
+    clearInterval(sampler);
+  }
+  const ms = performance.now() - t;
+  peak = Math.max(peak, await webRss(stack));
+  const rows = lines - 1;
+  return { rows, bytes, ms, rowsPerS: rows / (ms / 1000), rssBefore: before, rssPeak: peak, growth: peak - before };
+}
+
+async function cliVerify(stack: DepotStack, extra: string[]) {
+  let stdout = "";
+  const t = performance.now();
+  const child = startChild(
+    "audit:verify",
+    [join(REPO_ROOT, "packages/db/src/cli/audit-verify.ts"), "--json", ...extra],
+    childEnv({ DATABASE_URL: stack.databaseUrl, INTERNAL_API_KEY: stack.apiKey }),
+    {
+      onStdout: (d) => {
+        stdout += d.toString("utf8");
+      },
+    },
+  );
+  const code = await withTimeout(child.closed, 10 * 60_000, "audit:verify");
+  const ms = performance.now() - t;
+  const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as { ok: boolean; rows: number };
+  if (code !== 0 || !result.ok) throw new Error(`audit:verify ${extra.join(" ")} failed: ${stdout.slice(0, 300)}`);
+  return { rows: result.rows, ms, rowsPerS: result.rows / (ms / 1000) };
+}
+
+async function measureVerify(stack: DepotStack) {
+  const conn = createDb(stack.databaseUrl, { max: 1 });
+  try {
+    let t = performance.now();
+    const walk = await verifyAuditChain(conn.db);
+    const walkMs = performance.now() - t;
+    if (!walk.ok) throw new Error(`the built trail does not verify: ${walk.message}`);
+    const full = await cliVerify(stack, []);
+    const firstCheckpoint = await cliVerify(stack, ["--since-checkpoint"]);
+    // A day's worth of new rows, then the incremental run the schedule would make.
+    const more: BulkAuditRow[] = Array.from({ length: 10_000 }, (_, i) => ({
+      occurredAt: new Date(),
+      action: "stream_download",
+      outcome: "success",
+      serverRole: "web",
+      hostname: "bench-host",
+      requestId: `later-${i}`,
+      actorUserId: null,
+      actorIp: "10.9.9.9",
+      actorUserAgent: null,
+      cohortId: null,
+      fileId: null,
+      disk: "workspace",
+      storageKey: null,
+      bytes: i,
+      sha256: null,
+      error: null,
+      metadata: {},
+    }));
+    t = performance.now();
+    await appendAuditBatch(conn.db, more);
+    const bulkMs = performance.now() - t;
+    const incremental = await cliVerify(stack, ["--since-checkpoint"]);
+    return {
+      walk: { rows: walk.rows, ms: walkMs, rowsPerS: walk.rows / (walkMs / 1000) },
+      full,
+      firstCheckpoint,
+      incremental,
+      bulk10k: bulkMs,
+    };
+  } finally {
+    await conn.close();
+  }
+}
+
+async function appendRound(url: string): Promise<number> {
+  const conn = createDb(url, { max: APPEND_CONCURRENCY });
+  try {
+    const t = performance.now();
+    await Promise.all(
+      Array.from({ length: APPEND_CONCURRENCY }, async (_, w) => {
+        for (let i = 0; i < APPENDS_PER_ROUND / APPEND_CONCURRENCY; i++)
+          await appendAudit(conn.db, {
+            action: "stream_download",
+            outcome: "success",
+            serverRole: "web",
+            requestId: `append-${w}-${i}`,
+            actor: { ip: "10.1.1.1" },
+            bytes: i,
+            metadata: { worker: w },
+          });
+      }),
+    );
+    return APPENDS_PER_ROUND / ((performance.now() - t) / 1000);
+  } finally {
+    await conn.close();
+  }
+}
+
+async function measureAppends(stack: DepotStack) {
+  const empty = await createTestDatabase();
+  try {
+    const rates = { empty: [] as number[], full: [] as number[] };
+    await appendRound(empty.url); // warm-up of both paths
+    for (let round = 0; round < 2; round++) {
+      rates.empty.push(await appendRound(empty.url));
+      rates.full.push(await appendRound(stack.databaseUrl));
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    return { empty: mean(rates.empty), full: mean(rates.full), ratio: mean(rates.full) / mean(rates.empty), rates };
+  } finally {
+    await empty.drop();
+  }
+}
+
+interface Plan {
+  name: string;
+  ms: number;
+  text: string;
+}
+
+async function queryPlans(stack: DepotStack, built: Built): Promise<Plan[]> {
+  const conn = createDb(stack.databaseUrl, { max: 1 });
+  const db = conn.db;
+  const busyFile = await busiestFile(stack, built);
+  const from = new Date(built.start + SPAN_MS * 0.4);
+  const to = new Date(from.getTime() + 30 * 86_400_000 + 86_399_999);
+  const base: FileFilters = { cohortIds: null, limit: 25, offset: 0 };
+  const member: FileFilters = { ...base, cohortIds: [built.cohortIds[0] ?? "", built.cohortIds[7] ?? ""] };
+  const filtered: FileFilters = { ...base, cohortId: built.cohortIds[3], kind: "submission" };
+  const page500: FileFilters = { ...base, offset: 499 * 25 };
+  const audit = (f: Parameters<typeof auditPageQuery>[1]) => ({
+    page: auditPageQuery(db, { ...f, limit: 50 }),
+    count: cappedCountQuery(db, phiFileTracking, auditConditions(f)),
+  });
+  const queries: { name: string; query: { toSQL(): { sql: string; params: unknown[] } } }[] = [
+    { name: "audit page, newest 50", query: audit({}).page },
+    { name: "audit count (capped), no filter", query: audit({}).count },
+    { name: "audit page, by file", query: audit({ fileId: busyFile }).page },
+    { name: "audit page, by user", query: audit({ userId: built.userIds[42] }).page },
+    { name: "audit count (capped), by user", query: audit({ userId: built.userIds[42] }).count },
+    { name: "audit page, 30-day range", query: audit({ from, to }).page },
+    { name: "audit count (capped), 30-day range", query: audit({ from, to }).count },
+    { name: "audit page 2000 by keyset (before)", query: audit({ before: BigInt(AUDIT_ROWS / 2) }).page },
+    { name: "files page 1", query: fileListQuery(db, base) },
+    { name: "files count (capped)", query: cappedCountQuery(db, files, fileConditions(base)) },
+    { name: "files filtered", query: fileListQuery(db, filtered) },
+    { name: "files page 500", query: fileListQuery(db, page500) },
+    {
+      name: "files count (capped, page 500)",
+      query: cappedCountQuery(db, files, fileConditions(page500), Math.max(COUNT_CAP, 500 * 25)),
+    },
+    { name: "files page 1, member of 2 cohorts", query: fileListQuery(db, member) },
+    { name: "dashboard: last cleanup runs", query: lastMaintenanceRuns(db, "cleanup_run") },
+    { name: "dashboard: recent files of a user", query: recentFilesOf(db, built.userIds[5] ?? "") },
+  ];
+  const plans: Plan[] = [];
+  try {
+    for (const q of queries) {
+      const { sql: text, params } = q.query.toSQL();
+      let rows: { "QUERY PLAN": string }[] = [];
+      for (let i = 0; i < 3; i++) rows = await conn.sql.unsafe(`explain (analyze, buffers) ${text}`, params as never[]);
+      const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
+      const ms = Number(/Execution Time: ([\d.]+) ms/.exec(plan)?.[1] ?? Number.NaN);
+      plans.push({ name: q.name, ms, text: plan });
+    }
+  } finally {
+    await conn.close();
+  }
+  return plans.sort((a, b) => b.ms - a.ms);
+}
+
+const mark = (ok: boolean) => (ok ? "met" : "**not met**");
+const ms1 = (v: number) => fixed(v, 1);
+
+async function main() {
+  const totalStart = Date.now();
+  if (!(AUDIT_ROWS >= 1000 && FILE_ROWS >= 1000 && SAMPLES >= 5))
+    throw new Error("--rows, --files >= 1000, --samples >= 5");
+  const portBase = Number(process.env.E2E_PORT_BASE ?? process.env.BENCH_PORT_BASE ?? 0);
+  const ports = portBase ? { web: portBase + 10, storage: portBase + 11, embeddedPostgres: portBase + 12 } : undefined;
+  const workDir = await workFolder("depot-bench-data-");
+  console.log(`bench:data: ${AUDIT_ROWS} audit rows, ${FILE_ROWS} files, ${SAMPLES} samples per endpoint`);
+  const stack = await startDepot(workDir, {
+    ports,
+    // The benchmark runs the verification itself; nothing else on a schedule competes with the measurements.
+    storageEnv: { AUDIT_VERIFY_INTERVAL_MINUTES: "0", INTEGRITY_INTERVAL_MINUTES: "0" },
+  });
+  console.log(`1. building the data (web ${stack.webUrl})`);
+  const built = await buildData(stack);
+  const buildMs = Object.values(built.timings).reduce((a, b) => a + b, 0);
+  console.log(
+    `   built in ${fixed(buildMs / 1000)} s: audit rows ${fixed(built.timings.audit! / 1000, 1)} s ` +
+      `(${fixed(AUDIT_ROWS / (built.timings.audit! / 1000))} rows/s), files ${fixed(built.timings.files! / 1000, 1)} s`,
+  );
+  console.log("2. append throughput: empty trail vs the full one");
+  const appends = await measureAppends(stack);
+  console.log(
+    `   empty ${fixed(appends.empty)}/s, at ${AUDIT_ROWS} rows ${fixed(appends.full)}/s: ratio ${fixed(appends.ratio, 2)}`,
+  );
+  console.log("3. page and API latency");
+  const latencies = await measureLatencies(stack, built);
+  for (const l of latencies)
+    console.log(
+      `   ${`${l.name} (${l.as})`.padEnd(58)} p50 ${ms1(l.p50).padStart(7)} ms  p95 ${ms1(l.p95).padStart(7)} ms`,
+    );
+  console.log("4. CSV export of the whole trail");
+  const exported = await measureExport(stack);
+  console.log(
+    `   ${exported.rows} rows in ${fixed(exported.ms / 1000, 1)} s: ${fixed(exported.rowsPerS)} rows/s, ` +
+      `web RSS ${fixed(exported.rssBefore / MiB)} → ${fixed(exported.rssPeak / MiB)} MiB`,
+  );
+  console.log("5. audit:verify");
+  const verify = await measureVerify(stack);
+  console.log(
+    `   walk ${fixed(verify.walk.rowsPerS)} rows/s; pnpm audit:verify ${fixed(verify.full.rowsPerS)} rows/s ` +
+      `(${fixed(verify.full.ms / 1000, 1)} s); --since-checkpoint after 10,000 new rows ${fixed(verify.incremental.ms / 1000, 1)} s`,
+  );
+  console.log("6. query plans");
+  const plans = await queryPlans(stack, built);
+  for (const p of plans) console.log(`   ${p.name.padEnd(40)} ${ms1(p.ms).padStart(8)} ms`);
+  const totalMs = Date.now() - totalStart;
+
+  const m = await machine();
+  const worstP95 = Math.max(...latencies.map((l) => l.p95));
+  const doc = `## Years of data (\`pnpm bench:data\`)
+
+Measured on ${new Date().toISOString()} with ${AUDIT_ROWS.toLocaleString("en-US")} audit rows and ${FILE_ROWS.toLocaleString("en-US")} files
+(${COHORTS} cohorts, ${USERS} users), total runtime ${fixed(totalMs / 60_000, 1)} min (building the data
+${fixed(buildMs / 60_000, 1)} min). Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}; shared and noisy.
+\`pnpm bench:data --rows 50000 --files 5000\` runs the same at a small scale.
+
+How it builds the data: files, users and cohorts are inserted directly (rows only: no objects on the disk, so the
+dashboard's storage usage is empty); the audit rows go through \`appendAuditBatch\` (packages/db/src/audit/bulk.ts),
+the documented bulk path: it takes the chain lock, reads the tail and links every row in Node with the verifier's
+own formula, ${BULK_BATCH} rows a statement (${fixed(AUDIT_ROWS / (built.timings.audit! / 1000))} rows/s here). The
+rows span six years, so the date filters cut a real slice; then \`vacuum analyze\`, as autovacuum would have done.
+Latency is measured from this process over loopback, ${SAMPLES} samples per endpoint in round robin after 3
+warm-up requests, each a whole answer read to its end.
+
+### Goals
+
+| figure | measured | goal | |
+| --- | ---: | ---: | --- |
+| worst p95 of the pages and APIs below | ${ms1(worstP95)} ms | ≤ ${GOALS.p95Ms} ms | ${mark(worstP95 <= GOALS.p95Ms)} |
+| CSV export of the whole trail (${exported.rows.toLocaleString("en-US")} rows) | ${fixed(exported.rowsPerS)} rows/s | ≥ ${GOALS.exportRowsPerS.toLocaleString("en-US")} rows/s | ${mark(exported.rowsPerS >= GOALS.exportRowsPerS)} |
+| web RSS growth during the export | ${fixed(exported.growth / MiB, 1)} MiB (${fixed(exported.rssBefore / MiB)} → ${fixed(exported.rssPeak / MiB)} MiB) | ≤ ${GOALS.exportRssMiB} MiB | ${mark(exported.growth / MiB <= GOALS.exportRssMiB)} |
+| full \`pnpm audit:verify\` (${verify.full.rows.toLocaleString("en-US")} rows, process start included) | ${fixed(verify.full.rowsPerS)} rows/s (${fixed(verify.full.ms / 1000, 1)} s) | ≥ ${GOALS.verifyRowsPerS.toLocaleString("en-US")} rows/s | ${mark(verify.full.rowsPerS >= GOALS.verifyRowsPerS)} |
+| audit append at ${AUDIT_ROWS.toLocaleString("en-US")} rows vs an empty trail | ${fixed(appends.full)} vs ${fixed(appends.empty)} appends/s: ${fixed(appends.ratio, 2)} | ≥ ${GOALS.appendRatio} | ${mark(appends.ratio >= GOALS.appendRatio)} |
+
+### Pages and APIs
+
+| endpoint | as | p50 | p95 | max |
+| --- | --- | ---: | ---: | ---: |
+${latencies.map((l) => `| \`${l.name}\` | ${l.as} | ${ms1(l.p50)} ms | ${ms1(l.p95)} ms | ${ms1(l.max)} ms |`).join("\n")}
+
+No page counts a whole large table: the audit and file lists count at most ${COUNT_CAP.toLocaleString("en-US")} matching
+rows (or just past the page shown) and say "10,000+" beyond; the audit page links its pages by row id (\`before\` /
+\`after\`, keyset), and the audit page reads the last scheduled verification instead of walking the chain.
+
+### Verification
+
+| run | rows | time | rows/s |
+| --- | ---: | ---: | ---: |
+| \`verifyAuditChain\` in this process (the walk alone) | ${verify.walk.rows.toLocaleString("en-US")} | ${fixed(verify.walk.ms / 1000, 1)} s | ${fixed(verify.walk.rowsPerS)} |
+| \`pnpm audit:verify\` (full walk, its own process) | ${verify.full.rows.toLocaleString("en-US")} | ${fixed(verify.full.ms / 1000, 1)} s | ${fixed(verify.full.rowsPerS)} |
+| \`pnpm audit:verify --since-checkpoint\`, no checkpoint yet | ${verify.firstCheckpoint.rows.toLocaleString("en-US")} | ${fixed(verify.firstCheckpoint.ms / 1000, 1)} s | ${fixed(verify.firstCheckpoint.rowsPerS)} |
+| the same after 10,000 rows more (what the schedule does) | ${verify.incremental.rows.toLocaleString("en-US")} | ${fixed(verify.incremental.ms / 1000, 1)} s | ${fixed(verify.incremental.rowsPerS)} |
+
+Appends: ${APPENDS_PER_ROUND} appends a round through \`phi_file_tracking_append\` from ${APPEND_CONCURRENCY} connections,
+rounds alternating between a fresh empty database and the full one on the same server (empty
+${appends.rates.empty.map((r) => fixed(r)).join(", ")}/s; full ${appends.rates.full.map((r) => fixed(r)).join(", ")}/s).
+
+### Query plans
+
+\`EXPLAIN (ANALYZE, BUFFERS)\` of the statements behind the pages (the third run of each), slowest first:
+
+| statement | execution |
+| --- | ---: |
+${plans.map((p) => `| ${p.name} | ${fixed(p.ms, 2)} ms |`).join("\n")}
+
+${plans
+  .slice(0, 4)
+  .map((p) => `#### ${p.name} (${fixed(p.ms, 2)} ms)\n\n\`\`\`\n${p.text}\n\`\`\``)
+  .join("\n\n")}
+`;
+  if (args["no-write"]) console.log(`\n${doc}`);
+  else {
+    const current = await readFile(OUTPUT, "utf8").catch(() => "# Performance\n");
+    await writeFile(OUTPUT, withSection(current, "bench:data", doc));
+    console.log(`\nwrote the bench:data section of ${OUTPUT}; total ${fixed(totalMs / 60_000, 1)} min`);
+  }
+}
+
+runBenchmark("bench:data", main);

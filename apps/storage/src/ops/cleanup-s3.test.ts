@@ -46,7 +46,7 @@ describe("cleanup of unfinished multipart uploads", () => {
   test("aborts the old ones no live upload owns, audits each, and lists them on --dry-run", async () => {
     const audit: Audit = (entry, db = storage.db) =>
       appendAudit(db, { ...entry, serverRole: "services", requestId: "cleanup-s3-test" });
-    // An active resumable upload owns the multipart upload under its staging key.
+    // An active resumable upload owns the multipart upload at its file's key (the tus store writes parts there).
     const { cohort } = await ensureCohort(storage.db, { name: `Cleanup S3 ${randomUUID()}` });
     const fileId = randomUUID();
     await createFileRecord(storage.db, {
@@ -72,7 +72,7 @@ describe("cleanup of unfinished multipart uploads", () => {
     await storage.db.update(resumableUploads).set({ updatedAt: later }).where(eq(resumableUploads.id, liveId));
     const deadKey = `.tmp/${randomUUID()}`;
     const deadUploadId = await startedMultipart(deadKey);
-    const ownedKey = `tus-staging/${liveId}/0000000000000000`;
+    const ownedKey = buildStorageKey(cohort.id, fileId);
     await startedMultipart(ownedKey);
 
     // Just begun: younger than --hours, so a write may still be running; nothing is touched.

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gte, inArray, isNull, lte, ne } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, inArray, isNull, lte, ne, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { cohorts, type FileKind, type FileRow, files, resumableUploads, users } from "../schema";
 import { COUNT_CAP, cappedCount } from "./audit";
@@ -56,6 +56,25 @@ export async function markFileFailed(db: Queryable, id: string) {
     .update(files)
     .set({ status: "failed", uploadId: null })
     .where(and(eq(files.id, id), eq(files.status, "uploading")));
+}
+
+/**
+ * Removes the row of an upload that never started: storage refused its creation, so no upload, object or byte
+ * exists for it. Only an "uploading" row with no resumable upload goes; anything further along stays (and is
+ * marked failed instead).
+ */
+export async function discardUnstartedFile(db: Queryable, id: string): Promise<boolean> {
+  const removed = await db
+    .delete(files)
+    .where(
+      and(
+        eq(files.id, id),
+        eq(files.status, "uploading"),
+        sql`not exists (select 1 from ${resumableUploads} where ${resumableUploads.fileId} = ${files.id})`,
+      ),
+    )
+    .returning({ id: files.id });
+  return removed.length > 0;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { DepotError, parseUploadMetadata, TUS_VERSION } from "@depot/contract";
-import { type FileRow, findFileByUploadId, markFileFailed, type User } from "@depot/db";
+import { discardUnstartedFile, type FileRow, findFileByUploadId, markFileFailed, type User } from "@depot/db";
 import { api, type RouteContext, route } from "@/lib/api";
 import { auditWeb } from "@/lib/audit";
 import { ContentCheck } from "@/lib/content-check";
@@ -109,8 +109,10 @@ async function guarded(req: Request, context: Context, method: string, handler: 
     if (path.length > 1) throw new DepotError("not_found", "no such upload");
     return await handler(req, user, ctx.info, path[0] ?? "", ctx);
   });
-  // tus 1.0: every answer but OPTIONS carries Tus-Resumable, the web's own refusals included.
+  // tus 1.0: every answer but OPTIONS carries Tus-Resumable, the web's own refusals included, and a 412 names
+  // the versions this server speaks (also when storage's refusal arrived as an error mid-transfer).
   if (!response.headers.has("tus-resumable")) response.headers.set("tus-resumable", TUS_VERSION);
+  if (response.status === 412 && !response.headers.has("tus-version")) response.headers.set("tus-version", TUS_VERSION);
   return response;
 }
 
@@ -151,11 +153,14 @@ async function create(req: Request, user: User, info: RequestInfo, id: string, c
       headers: { ...forwardedHeaders(info, user, file.id), ...tusHeadersOf(req) },
     });
   } catch (error) {
-    await markFileFailed(db(), file.id);
+    // A refusal (not a lost storage service) that left no resumable upload behind takes the row with it.
+    const refused = error instanceof DepotError && error.code !== "bad_gateway";
+    if (!(refused && (await discardUnstartedFile(db(), file.id)))) await markFileFailed(db(), file.id);
     throw error;
   }
   if (reply.statusCode !== 201) {
-    await markFileFailed(db(), file.id);
+    // Storage refused the creation (protocol, length, metadata): nothing exists for this row, so it goes too.
+    if (!(await discardUnstartedFile(db(), file.id))) await markFileFailed(db(), file.id);
     return relay(reply);
   }
   const uploadId =

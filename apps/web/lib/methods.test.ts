@@ -34,6 +34,10 @@ describe("the method table", () => {
   });
 });
 
+test("each route has its own metric label", () => {
+  expect(new Set(API_ROUTES.map((route) => route.label)).size).toBe(API_ROUTES.length);
+});
+
 describe("refuseBeforeNext", () => {
   test("TRACE and other methods Next does not route get 405 with Allow, on API routes and pages", () => {
     expect(refuseBeforeNext("TRACE", "/api/files", undefined)).toMatchObject({

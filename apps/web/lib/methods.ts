@@ -3,25 +3,36 @@
  * does not route (TRACE, PROPFIND, …), so those get a 405 with Allow here. methods.test.ts keeps this table
  * equal to what the route files export.
  */
-export const API_ROUTES: readonly { path: RegExp; methods: readonly string[]; upload?: true }[] = [
-  { path: /^\/api\/session$/, methods: ["GET", "POST", "DELETE"] },
-  { path: /^\/api\/cohorts$/, methods: ["GET"] },
-  { path: /^\/api\/files$/, methods: ["GET"] },
-  { path: /^\/api\/files\/[^/]+$/, methods: ["GET", "DELETE"] },
-  { path: /^\/api\/files\/[^/]+\/download$/, methods: ["GET"] },
-  { path: /^\/api\/uploads$/, methods: ["POST"], upload: true },
-  { path: /^\/api\/uploads\/tus(\/.*)?$/, methods: ["OPTIONS", "POST", "HEAD", "PATCH", "DELETE"], upload: true },
-  { path: /^\/api\/maintenance\/cleanup-preview$/, methods: ["POST"] },
-  { path: /^\/api\/audit$/, methods: ["GET"] },
-  { path: /^\/api\/audit\/export$/, methods: ["GET"] },
-  { path: /^\/api\/admin\/users$/, methods: ["GET", "POST"] },
-  { path: /^\/api\/admin\/users\/[^/]+$/, methods: ["PATCH"] },
-  { path: /^\/api\/admin\/cohorts$/, methods: ["GET", "POST"] },
-  { path: /^\/api\/admin\/memberships$/, methods: ["PUT", "DELETE"] },
-  { path: /^\/api\/admin\/tokens$/, methods: ["GET"] },
-  { path: /^\/api\/me$/, methods: ["GET"] },
-  { path: /^\/api\/tokens$/, methods: ["GET", "POST"] },
-  { path: /^\/api\/tokens\/[^/]+$/, methods: ["DELETE"] },
+export const API_ROUTES: readonly {
+  path: RegExp;
+  /** The route's template, ids as `:id`: its name in metrics. */
+  label: string;
+  methods: readonly string[];
+  upload?: true;
+}[] = [
+  { path: /^\/api\/session$/, label: "/api/session", methods: ["GET", "POST", "DELETE"] },
+  { path: /^\/api\/cohorts$/, label: "/api/cohorts", methods: ["GET"] },
+  { path: /^\/api\/files$/, label: "/api/files", methods: ["GET"] },
+  { path: /^\/api\/files\/[^/]+$/, label: "/api/files/:id", methods: ["GET", "DELETE"] },
+  { path: /^\/api\/files\/[^/]+\/download$/, label: "/api/files/:id/download", methods: ["GET"] },
+  { path: /^\/api\/uploads$/, label: "/api/uploads", methods: ["POST"], upload: true },
+  {
+    path: /^\/api\/uploads\/tus(\/.*)?$/,
+    label: "/api/uploads/tus",
+    methods: ["OPTIONS", "POST", "HEAD", "PATCH", "DELETE"],
+    upload: true,
+  },
+  { path: /^\/api\/maintenance\/cleanup-preview$/, label: "/api/maintenance/cleanup-preview", methods: ["POST"] },
+  { path: /^\/api\/audit$/, label: "/api/audit", methods: ["GET"] },
+  { path: /^\/api\/audit\/export$/, label: "/api/audit/export", methods: ["GET"] },
+  { path: /^\/api\/admin\/users$/, label: "/api/admin/users", methods: ["GET", "POST"] },
+  { path: /^\/api\/admin\/users\/[^/]+$/, label: "/api/admin/users/:id", methods: ["PATCH"] },
+  { path: /^\/api\/admin\/cohorts$/, label: "/api/admin/cohorts", methods: ["GET", "POST"] },
+  { path: /^\/api\/admin\/memberships$/, label: "/api/admin/memberships", methods: ["PUT", "DELETE"] },
+  { path: /^\/api\/admin\/tokens$/, label: "/api/admin/tokens", methods: ["GET"] },
+  { path: /^\/api\/me$/, label: "/api/me", methods: ["GET"] },
+  { path: /^\/api\/tokens$/, label: "/api/tokens", methods: ["GET", "POST"] },
+  { path: /^\/api\/tokens\/[^/]+$/, label: "/api/tokens/:id", methods: ["DELETE"] },
 ];
 
 /** Methods Next's route handlers know; any other reaches no handler and must not reach Next. */

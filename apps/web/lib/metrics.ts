@@ -1,27 +1,20 @@
 import type { RouteTemplate } from "@depot/telemetry";
+import { API_ROUTES } from "./methods";
 
-const ID = "[^/]+";
-
-/** The web's routes as metric labels: pages, API routes and Next's assets, each id replaced by `:id`. */
+/**
+ * The web's routes as metric labels: Next's assets, every API route under its template from the method table
+ * (ids as `:id`), the pages, and the scrape itself.
+ */
 export const WEB_ROUTES: readonly RouteTemplate[] = [
   [/^\/_next\//, "/_next"],
-  [/^\/api\/uploads\/tus(\/.*)?$/, "/api/uploads/tus"],
-  [/^\/api\/uploads\/?$/, "/api/uploads"],
-  [new RegExp(`^/api/files/${ID}/download$`), "/api/files/:id/download"],
-  [new RegExp(`^/api/files/${ID}$`), "/api/files/:id"],
-  [/^\/api\/files\/?$/, "/api/files"],
-  [/^\/api\/audit\/export$/, "/api/audit/export"],
-  [/^\/api\/audit\/?$/, "/api/audit"],
-  [new RegExp(`^/api/admin/users/${ID}$`), "/api/admin/users/:id"],
-  [/^\/api\/admin\/(users|cohorts|memberships|tokens)$/, "/api/admin"],
-  [/^\/api\/tokens(\/[^/]+)?$/, "/api/tokens"],
-  [/^\/api\/(session|cohorts|me)$/, "/api/other"],
-  [/^\/api\/maintenance\//, "/api/maintenance"],
+  ...API_ROUTES.map((route) => [route.path, route.label] as const),
   [/^\/api\//, "/api/unknown"],
   [/^\/(login|dashboard|upload|files|audit|admin|tokens)?\/?$/, "page"],
   [/^\/metrics$/, "/metrics"],
 ];
 
+const UPLOAD_ROUTES = new Set(API_ROUTES.filter((route) => route.upload).map((route) => route.label));
+
+/** A multipart post or a tus creation or PATCH: a request whose body is a file's bytes. */
 export const isUploadRequest = (method: string, route: string) =>
-  (route === "/api/uploads" && method === "POST") ||
-  (route === "/api/uploads/tus" && (method === "PATCH" || method === "POST"));
+  UPLOAD_ROUTES.has(route) && (method === "POST" || method === "PATCH");

@@ -679,7 +679,8 @@ class S3Resumable implements ResumableStore {
   async discard(id: string, key: string, backend: BackendState): Promise<void> {
     const multipartId = (backend as Partial<S3Backend>).multipartId;
     if (typeof multipartId === "string") {
-      // s3rver answers 405 to AbortMultipartUpload; the parts then stay until a bucket lifecycle rule ends them.
+      // An abort that fails (S3 away) leaves the parts to cleanup's unfinished-multipart pass and the bucket's
+      // lifecycle rule.
       await this.client
         .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.objectKey(key), UploadId: multipartId }))
         .catch(() => undefined);

@@ -110,13 +110,13 @@ describe("a slow completion is not an idle connection", () => {
   const s3 = s3BackedStack();
 
   test("a tus upload whose completion on S3 outlasts the idle timeout completes, on both tiers", async () => {
-    // One second without bytes closes a connection. Storage restarts before the last PATCH, so the process that
-    // completes the upload has no running hash and reads the 128 MiB object back from S3 to hash it: longer than
-    // that second, while the client has sent everything and waits for the answer.
+    // One second without bytes closes a connection. Storage restarts before the last PATCH (a single byte), so the
+    // process that completes the upload has no running hash and reads the 768 MiB object back from S3 to hash it:
+    // longer than that second, while the client has sent everything and waits for the answer.
     const idle = { IDLE_TIMEOUT_SECONDS: "1" };
     const stack = await s3.start({ storage: idle, web: idle });
     const cookie = await stack.signIn();
-    const data = randomBytes(128 * MiB);
+    const data = randomBytes(768 * MiB + 1);
     const tus = { "tus-resumable": "1.0.0", cookie };
     const created = await fetch(`${stack.webUrl}/api/uploads/tus/`, {
       method: "POST",

@@ -13,6 +13,11 @@ test("the seeded administrator signs in, sees storage healthy, and signs out", a
   await expect(page.getByTestId("dashboard-user")).toContainText(ADMIN.email);
   await expect(page.getByTestId("storage-status")).toHaveText("healthy");
   await expect(page.getByTestId("storage-health")).toContainText("local");
+  // The administrator sees the stack's one storage replica and its web server by their heartbeats, both alive.
+  const replicas = page.getByTestId("replicas");
+  await expect(replicas.locator('[data-role="services"][data-alive="true"]')).toHaveCount(1);
+  await expect(replicas.locator('[data-role="web"][data-alive="true"]')).toHaveCount(1);
+  await expect(replicas.locator('[data-alive="false"]')).toHaveCount(0);
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login/);

@@ -57,3 +57,12 @@ test("a same-origin callbackUrl is followed", async ({ page }) => {
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).toHaveURL(/\/files$/);
 });
+
+test("the web's /health names every replica by its heartbeat, behind the internal API key", async ({ request }) => {
+  expect((await request.get("/health")).status()).toBe(401);
+  const res = await request.get("/health", { headers: { "x-api-key": process.env.E2E_API_KEY ?? "" } });
+  expect(res.status()).toBe(200);
+  const body = (await res.json()) as { status: string; storageReplicasAlive: number; replicas: { role: string }[] };
+  expect(body).toMatchObject({ status: "ok", serverRole: "web", database: true, storageReplicasAlive: 1 });
+  expect(body.replicas.map((r) => r.role).sort()).toEqual(["services", "web"]);
+});

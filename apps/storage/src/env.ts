@@ -24,6 +24,11 @@ const schema = z.object({
   CLEANUP_HOURS: z.coerce.number().min(0).default(24),
   INTEGRITY_INTERVAL_MINUTES: z.coerce.number().min(0).default(0),
   AUDIT_VERIFY_INTERVAL_MINUTES: z.coerce.number().min(0).default(15),
+  /** The longest a replica waits between looks at the schedule (it looks 4 times per interval when that is shorter). */
+  SCHEDULE_TICK_SECONDS: z.coerce.number().positive().default(30),
+  HEARTBEAT_INTERVAL_SECONDS: z.coerce.number().positive().default(10),
+  /** This replica's name in heartbeats and scheduled runs; default `${hostname}:${PORT}`. */
+  REPLICA_ID: z.string().min(1).max(200).optional(),
   AUDIT_CHECKPOINT_KEY: z.string().min(16, { error: "AUDIT_CHECKPOINT_KEY must be at least 16 characters" }).optional(),
 });
 
@@ -43,6 +48,11 @@ export interface StorageEnv {
   integrityIntervalMs: number;
   /** How often the audit chain is verified from its last checkpoint (0: never). */
   auditVerifyIntervalMs: number;
+  /** The longest wait between a replica's looks at whether a scheduled job is due. */
+  scheduleTickMs: number;
+  heartbeatIntervalMs: number;
+  /** REPLICA_ID when set; otherwise main.ts names the replica `${hostname}:${port}` once it listens. */
+  replicaId?: string;
   /** The secret that signs audit checkpoints: AUDIT_CHECKPOINT_KEY, else INTERNAL_API_KEY. */
   checkpointSecret: string;
 }
@@ -91,6 +101,9 @@ export function parseStorageEnv(source: NodeJS.ProcessEnv): StorageEnv {
     cleanupHours: e.CLEANUP_HOURS,
     integrityIntervalMs: e.INTEGRITY_INTERVAL_MINUTES * 60_000,
     auditVerifyIntervalMs: e.AUDIT_VERIFY_INTERVAL_MINUTES * 60_000,
+    scheduleTickMs: e.SCHEDULE_TICK_SECONDS * 1000,
+    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_SECONDS * 1000,
+    replicaId: e.REPLICA_ID,
     checkpointSecret: e.AUDIT_CHECKPOINT_KEY ?? e.INTERNAL_API_KEY,
   };
 }

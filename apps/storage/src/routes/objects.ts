@@ -120,7 +120,7 @@ export async function download(ctx: StorageContext, request: RequestContext): Pr
     "accept-ranges": "bytes",
     "last-modified": info.modifiedAt.toUTCString(),
     ...(range ? { "content-range": `bytes ${range.start}-${range.end}/${info.size}` } : {}),
-    ...(file?.sha256 ? { "x-depot-sha256": file.sha256 } : {}),
+    ...(file?.sha256 ? { [HEADER.sha256]: file.sha256 } : {}),
   });
   if (req.method === "HEAD" || length === 0) {
     res.end();

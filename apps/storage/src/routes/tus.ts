@@ -49,7 +49,7 @@ export function createTusRoute(ctx: StorageContext, locker: PgLocker) {
     locker,
     relativeLocation: true,
     maxSize: ctx.env.maxUploadBytes,
-    exposedHeaders: ["X-Depot-Sha256", "X-Depot-Size", "X-Depot-File-Id"],
+    exposedHeaders: [HEADER.sha256, HEADER.size, HEADER.fileId],
     async onUploadCreate(req) {
       const state = tusRequests.getStore() as TusRequestState;
       const fileId = req.headers.get(HEADER.fileId) ?? "";
@@ -74,9 +74,9 @@ export function createTusRoute(ctx: StorageContext, locker: PgLocker) {
       if (!finished) return {};
       return {
         headers: {
-          "X-Depot-Sha256": finished.sha256,
-          "X-Depot-Size": finished.size,
-          "X-Depot-File-Id": finished.fileId,
+          [HEADER.sha256]: finished.sha256,
+          [HEADER.size]: finished.size,
+          [HEADER.fileId]: finished.fileId,
         },
       };
     },

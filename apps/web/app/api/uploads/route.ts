@@ -11,7 +11,7 @@ import { extensionOf } from "@/lib/filenames";
 import { canonicalId } from "@/lib/ids";
 import { receiveSingleFile } from "@/lib/multipart";
 import { requireSameOrigin } from "@/lib/request";
-import { forwardedHeaders, storageClient, storageError, streamToStorage } from "@/lib/storage-client";
+import { callStorage, forwardedHeaders, storageError, streamToStorage } from "@/lib/storage-client";
 import { beginUpload } from "@/lib/uploads";
 
 export const dynamic = "force-dynamic";
@@ -62,8 +62,10 @@ export async function POST(req: Request): Promise<Response> {
           return { file, ...(JSON.parse(reply.body) as { size: number; sha256: string }) };
         },
         async (result) => {
-          await storageClient().delete("internal/storage/delete", {
+          // Undoing a kept file: its answer is not read, so repeating it is safe.
+          await callStorage("DELETE", "internal/storage/delete", {
             headers: forwardedHeaders(info, signedIn, result.file.id),
+            repeat: "safe",
           });
         },
       );

@@ -51,7 +51,7 @@ export class EnvError extends Error {}
 
 /** The disks and the default one, from STORAGE_CONFIG / NAS_WORKSPACE_PATH / WORKSPACE_STORAGE_DISK. */
 export function parseDiskSettings(
-  source: NodeJS.ProcessEnv,
+  source: Record<string, string | undefined>,
   fallbackRoot?: string,
 ): { disks: DisksConfig; defaultDisk: string } {
   const defaultDisk = source.WORKSPACE_STORAGE_DISK || "workspace";
@@ -72,7 +72,7 @@ export function parseDiskSettings(
 }
 
 /** Parses the storage service's configuration once; throws EnvError with every problem named. */
-export function parseStorageEnv(source: NodeJS.ProcessEnv): StorageEnv {
+export function parseStorageEnv(source: Record<string, string | undefined>): StorageEnv {
   const parsed = schema.safeParse(source);
   if (!parsed.success) throw new EnvError(parsed.error.issues.map((i) => i.message).join("\n"));
   const e = parsed.data;

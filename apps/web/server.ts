@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
-import { closeGracefullyAfterEarlyAnswers, closeIdleConnections, createApiKeyCheck, DepotError } from "@depot/contract";
+import { createApiKeyCheck, DepotError } from "@depot/contract";
+import { closeGracefullyAfterEarlyAnswers, closeIdleConnections } from "@depot/contract/connection";
 import { instrumentServer, sendMetrics, startProcessMetrics } from "@depot/telemetry";
 import next from "next";
 import { clientAddress } from "./lib/client-address";

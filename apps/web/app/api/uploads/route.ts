@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { DepotError } from "@depot/contract";
+import { canonicalId, DepotError, parseIntegerHeader } from "@depot/contract";
 import { type FileRow, markFileFailed } from "@depot/db";
 import { isDenial, route } from "@/lib/api";
 import { auditWeb } from "@/lib/audit";
@@ -8,7 +8,6 @@ import { ContentCheck } from "@/lib/content-check";
 import { db } from "@/lib/db";
 import { getEnv } from "@/lib/env";
 import { extensionOf } from "@/lib/filenames";
-import { canonicalId } from "@/lib/ids";
 import { receiveSingleFile } from "@/lib/multipart";
 import { requireSameOrigin } from "@/lib/request";
 import { callStorage, forwardedHeaders, storageError, streamToStorage } from "@/lib/storage-client";
@@ -30,8 +29,8 @@ export async function POST(req: Request): Promise<Response> {
       requireSameOrigin(req);
       const user = await ctx.requireUser();
       const env = getEnv();
-      const declared = Number(req.headers.get("content-length") ?? Number.NaN);
-      if (declared > env.maxUploadBytes + MULTIPART_OVERHEAD) {
+      const declared = parseIntegerHeader(req.headers.get("content-length"), "Content-Length");
+      if (declared !== undefined && declared > env.maxUploadBytes + MULTIPART_OVERHEAD) {
         throw new DepotError("too_large", `upload exceeds the limit of ${env.maxUploadBytes} bytes`);
       }
       if (!req.body) throw new DepotError("bad_request", "the request has no body");

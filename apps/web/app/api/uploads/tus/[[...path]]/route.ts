@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { DepotError, HEADER, parseUploadMetadata, TUS_VERSION } from "@depot/contract";
+import { canonicalId, DepotError, HEADER, parseUploadMetadata, TUS_VERSION } from "@depot/contract";
 import { discardUnstartedFile, type FileRow, findFileByUploadId, markFileFailed, type User } from "@depot/db";
 import { api, type RouteContext, route } from "@/lib/api";
 import { auditWeb } from "@/lib/audit";
@@ -9,7 +9,6 @@ import { ContentCheck } from "@/lib/content-check";
 import { db } from "@/lib/db";
 import { getEnv } from "@/lib/env";
 import { extensionOf } from "@/lib/filenames";
-import { canonicalId } from "@/lib/ids";
 import { can } from "@/lib/permissions";
 import { type RequestInfo, requireSameOrigin } from "@/lib/request";
 import { callStorage, forwardedHeaders, type StorageReply, streamToStorage } from "@/lib/storage-client";

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { HEADER } from "@depot/contract";
 import { ensureDebianPackages } from "./debian";
 
 export interface BalancedTier {
@@ -23,11 +24,8 @@ export interface RunningBalancer {
   stop(): Promise<void>;
 }
 
-/** What each tier's health check asks; storage's needs the internal key, so the file is readable by its owner only. */
-const HEALTH_CHECKS = {
-  web: (_apiKey: string) => "http-check send meth GET uri /login",
-  storage: (apiKey: string) => `http-check send meth GET uri /internal/storage/health hdr x-api-key ${apiKey}`,
-};
+/** Each tier's health route. Both need the internal key, so the config file is readable by its owner only. */
+const HEALTH_PATH = { web: "/health", storage: "/internal/storage/health" } as const;
 
 export function haproxyConfig(tiers: BalancedTier[], apiKey: string): string {
   const sections = tiers.map(
@@ -39,7 +37,7 @@ frontend ${t.tier}
 backend ${t.tier}_replicas
   balance roundrobin
   option httpchk
-  ${HEALTH_CHECKS[t.tier](apiKey)}
+  http-check send meth GET uri ${HEALTH_PATH[t.tier]} hdr ${HEADER.apiKey} ${apiKey}
   http-check expect status 200
 ${t.servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port} check`).join("\n")}`,
   );
@@ -90,11 +88,10 @@ export async function startBalancer(o: {
   // Ready when every frontend has a replica its checks found up.
   const deadline = Date.now() + 30_000;
   for (const t of o.tiers) {
-    const path = t.tier === "web" ? "/login" : "/internal/storage/health";
     for (;;) {
       if (!running()) throw new Error(`haproxy exited (${child.exitCode}): see the [haproxy] lines above`);
-      const ok = await fetch(`http://127.0.0.1:${t.port}${path}`, {
-        headers: t.tier === "storage" ? { "x-api-key": o.apiKey } : {},
+      const ok = await fetch(`http://127.0.0.1:${t.port}${HEALTH_PATH[t.tier]}`, {
+        headers: { [HEADER.apiKey]: o.apiKey },
         signal: AbortSignal.timeout(5_000),
       })
         .then(async (res) => {

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { HEADER } from "@depot/contract";
 import { countUsers, createDb, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, seed } from "@depot/db";
 import { type EmbeddedPostgresHandle, ensureDatabase, startEmbeddedPostgres } from "@depot/db/embedded";
 import { runMigrations } from "@depot/db/migrate";
@@ -202,7 +203,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, child: Child
 /** Readiness checks: storage answers its health check with the key, the web serves its login page. */
 export const storageIsHealthy = (servicesUrl: string, apiKey: string) => async () => {
   const res = await fetch(`${servicesUrl}/internal/storage/health`, {
-    headers: { "x-api-key": apiKey },
+    headers: { [HEADER.apiKey]: apiKey },
     signal: AbortSignal.timeout(5_000),
   });
   await res.arrayBuffer();

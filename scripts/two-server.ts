@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { HEADER } from "@depot/contract";
 import { countEntries, descendants, diskUsage, observe, survivors } from "./observe";
 import { type RunningStack, repoRoot, startStack } from "./stack";
 
@@ -204,7 +205,7 @@ Depot is running as two servers.
 async function healthy(stack: RunningStack): Promise<boolean> {
   try {
     const storage = await fetch(`${stack.servicesUrl}/internal/storage/health`, {
-      headers: { "x-api-key": stack.apiKey },
+      headers: { [HEADER.apiKey]: stack.apiKey },
     });
     const web = await fetch(`${stack.webUrl}/login`);
     return storage.status === 200 && web.status === 200;

@@ -1,3 +1,4 @@
+import { defaultDiskName, internalApiKeySchema } from "@depot/contract";
 import { z } from "zod";
 import { type DisksConfig, parseDisksConfig } from "./drivers/config";
 
@@ -9,9 +10,7 @@ const schema = z.object({
     .default("services"),
   HOST: z.string().default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65535).default(8001),
-  INTERNAL_API_KEY: z
-    .string({ error: "INTERNAL_API_KEY required for services server role" })
-    .min(16, { error: "INTERNAL_API_KEY must be at least 16 characters" }),
+  INTERNAL_API_KEY: internalApiKeySchema("services"),
   DATABASE_URL: z.string({ error: "DATABASE_URL required: the storage service writes the audit trail" }).min(1),
   MAX_UPLOAD_BYTES: z.coerce
     .number()
@@ -61,10 +60,10 @@ export class EnvError extends Error {}
 
 /** The disks and the default one, from STORAGE_CONFIG / NAS_WORKSPACE_PATH / WORKSPACE_STORAGE_DISK. */
 export function parseDiskSettings(
-  source: NodeJS.ProcessEnv,
+  source: Record<string, string | undefined>,
   fallbackRoot?: string,
 ): { disks: DisksConfig; defaultDisk: string } {
-  const defaultDisk = source.WORKSPACE_STORAGE_DISK || "workspace";
+  const defaultDisk = defaultDiskName(source);
   let disks: DisksConfig;
   try {
     disks = parseDisksConfig({
@@ -82,7 +81,7 @@ export function parseDiskSettings(
 }
 
 /** Parses the storage service's configuration once; throws EnvError with every problem named. */
-export function parseStorageEnv(source: NodeJS.ProcessEnv): StorageEnv {
+export function parseStorageEnv(source: Record<string, string | undefined>): StorageEnv {
   const parsed = schema.safeParse(source);
   if (!parsed.success) throw new EnvError(parsed.error.issues.map((i) => i.message).join("\n"));
   const e = parsed.data;

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { defaultDiskName } from "@depot/contract";
 import { createDb, listReplicas, type ReplicaStatus } from "@depot/db";
 import { dataDir } from "@depot/db/cli-database";
 import { parseDiskSettings } from "../env";
@@ -51,7 +52,7 @@ const info = {
   serverRole: env.SERVER_ROLE ?? "(unset: web or services)",
   servicesUrl: env.SERVICES_URL ?? "(unset)",
   internalApiKey: env.INTERNAL_API_KEY ? "set" : "not set",
-  defaultDisk: env.WORKSPACE_STORAGE_DISK || "workspace",
+  defaultDisk: defaultDiskName(env),
   disks,
   replicas: await replicas(),
   problem,

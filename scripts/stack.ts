@@ -36,7 +36,10 @@ export interface StackOptions {
    */
   ports?: { web?: number; storage?: number; postgres?: number };
   replicas?: { web?: number; storage?: number };
-  /** HAProxy in front of each tier, with active health checks. Default: when a tier has more than one replica. */
+  /**
+   * HAProxy in front of each tier, with active health checks. Default: when a tier has more than one replica.
+   * Without it, web replica i talks straight to storage replica i.
+   */
   balancer?: boolean;
   /** The local disk root; ignored when storageEnv has STORAGE_CONFIG. Default: NAS_WORKSPACE_PATH, else dataDir/storage. */
   storageRoot?: string;
@@ -309,9 +312,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       web: options.ports?.web ?? (await freePort()),
       storage: options.ports?.storage ?? (await freePort()),
     };
-    // Behind a balancer the public ports are the balancer's and each replica gets a free one.
+    // Behind a balancer the public ports are the balancer's and each replica gets a free one; without one, the
+    // first replica has the public port and the others free ones.
     const replicaPorts = async (tier: "web" | "storage", count: number) =>
-      balanced ? Promise.all(Array.from({ length: count }, () => freePort())) : [publicPort[tier]];
+      Promise.all(Array.from({ length: count }, (_, i) => (!balanced && i === 0 ? publicPort[tier] : freePort())));
     const storagePorts = await replicaPorts("storage", storageReplicas);
     const webPorts = await replicaPorts("web", webReplicas);
     const publicHost = options.publicHost ?? "localhost";
@@ -366,7 +370,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
             SERVER_ROLE: "web",
             HOST: env.HOST ?? "127.0.0.1",
             PORT: String(port),
-            SERVICES_URL: servicesUrl,
+            // Without a balancer, web i talks to storage i (a test can then choose the replica a request meets).
+            SERVICES_URL: balanced ? servicesUrl : storage[i % storage.length]!.url,
             INTERNAL_API_KEY: apiKey,
             DATABASE_URL: database.url,
             AUTH_SECRET: authSecret,

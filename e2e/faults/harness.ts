@@ -18,6 +18,8 @@ export async function startFaultStack(
     webEnv?: Record<string, string>;
     storageRoot?: string;
     replicas?: { web?: number; storage?: number };
+    /** With replicas: HAProxy in front (default), or web i straight to storage i. */
+    balancer?: boolean;
   } = {},
 ) {
   const root = mkdtempSync(join(tmpdir(), "depot-faults-"));
@@ -32,6 +34,7 @@ export async function startFaultStack(
     database: "embedded",
     storageRoot: options.storageRoot,
     replicas: options.replicas,
+    balancer: options.balancer,
     storageEnv: { CLEANUP_INTERVAL_MINUTES: "0", DEPOT_LOG: "", ...options.storageEnv },
     webEnv: options.webEnv,
     log,

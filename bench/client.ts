@@ -1,10 +1,10 @@
 /**
- * The upload client of `pnpm bench:web` and `pnpm bench`, run as its own process so that producing the bytes does not
- * share an event loop with a server or the bench. Usage: `node --import tsx bench/client.ts '<ClientJob as JSON>'`,
- * the API key in BENCH_API_KEY and the session cookie in BENCH_COOKIE. Prints one line of JSON: a ClientResult.
+ * The upload client of every benchmark, run as its own process so that producing the bytes does not share an event
+ * loop with a server or the bench. Usage: `node --import tsx bench/client.ts '<ClientJob as JSON>'`, the API key in
+ * BENCH_API_KEY and the session cookie in BENCH_COOKIE. Prints one line of JSON: a ClientResult.
  *
- * The payload is the storage benchmark's (bench/payload.ts); its sha256 is computed before the clock starts, and each
- * upload counts only if the server reports that digest.
+ * The payload is bench/payload.ts's; its sha256 is computed before the clock starts, and each upload counts only if
+ * the server reports that digest.
  */
 import { Agent } from "node:http";
 import { payloadChunk } from "./payload";
@@ -13,8 +13,8 @@ import { directUpload, payloadContent, runClientProcess, tusUpload, type UploadO
 export type Target =
   | { route: "direct"; servicesUrl: string; key: string }
   | { route: "web"; webUrl: string; cohortId: string }
-  | { route: "tus"; webUrl: string; cohortId: string; chunkBytes: number }
-  | { route: "tus-baseline"; url: string; chunkBytes: number };
+  /** tus through the web (cohortId), straight to storage (fileId, the file row's id) or to a standalone baseline. */
+  | { route: "tus"; url: string; chunkBytes: number; cohortId?: string; fileId?: string };
 
 export interface ClientJob {
   target: Target;
@@ -47,42 +47,21 @@ runClientProcess("bench client", async (job: ClientJob): Promise<ClientResult> =
 
   const uploadOne = (index: number): Promise<UploadOutcome> => {
     const { target } = job;
-    switch (target.route) {
-      case "direct":
-        return directUpload(
-          agent,
-          target.servicesUrl,
-          apiKey,
-          count > 1 ? `${target.key}-${index}` : target.key,
-          content,
-        );
-      case "web":
-        return webUpload(
-          agent,
-          target.webUrl,
-          cookie,
-          { cohortId: target.cohortId, kind: "submission" },
-          "bench.csv",
-          content,
-        );
-      case "tus":
-        return tusUpload(
-          agent,
-          {
-            createUrl: new URL("/api/uploads/tus/", target.webUrl).toString(),
-            headers: { cookie },
-            metadata: { cohortId: target.cohortId, kind: "submission", filename: "bench.csv" },
-            chunkBytes: target.chunkBytes,
-          },
-          content,
-        );
-      case "tus-baseline":
-        return tusUpload(
-          agent,
-          { createUrl: target.url, headers: {}, metadata: { filename: "bench.csv" }, chunkBytes: target.chunkBytes },
-          content,
-        );
+    if (target.route === "direct") {
+      const key = count > 1 ? `${target.key}-${index}` : target.key;
+      return directUpload(agent, target.servicesUrl, apiKey, key, content);
     }
+    if (target.route === "web") {
+      const fields = { cohortId: target.cohortId, kind: "submission" } as const;
+      return webUpload(agent, target.webUrl, cookie, fields, "bench.csv", content);
+    }
+    const { url, chunkBytes, cohortId, fileId } = target;
+    const options: { headers: Record<string, string>; [other: string]: Record<string, string> } = cohortId
+      ? { headers: { cookie }, metadata: { cohortId, kind: "submission", filename: "bench.csv" } }
+      : fileId // storage's own tus route takes the file row's id as a header, not as metadata
+        ? { headers: { "x-api-key": apiKey }, createHeaders: { "x-depot-file-id": fileId } }
+        : { headers: {}, metadata: { filename: "bench.csv" } };
+    return tusUpload(agent, { createUrl: url, chunkBytes, ...options }, content);
   };
 
   const uploads: UploadResult[] = [];

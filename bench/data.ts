@@ -4,14 +4,13 @@
  * bulk path appendAuditBatch, whose chain audit:verify accepts), starts the storage service and the web app on it,
  * then measures p50 / p95 of the pages and APIs people use, the CSV export of the whole trail (rows/s and the web's
  * RSS growth), a full audit:verify and one from its checkpoint (rows/s), and the append function's throughput at
- * that depth against an empty trail (alternating rounds, same server). Writes its own section of
- * docs/performance.md with the figures, the goals and the query plans of the slowest queries.
+ * that depth against an empty trail (alternating rounds, same server), and EXPLAIN ANALYZE of the statements behind
+ * the pages. Writes bench/results/data.json (the plans' text in its details).
  * Ports: E2E_PORT_BASE (or BENCH_PORT_BASE) + 10, 11, 12 when set, else free ones. Uses DATABASE_URL's server when
  * set (fresh databases, dropped at the end), otherwise a throwaway embedded PostgreSQL. Not a test: it prints
  * figures. Everything it starts or writes goes away at the end, on failure and on Ctrl-C too.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -40,16 +39,16 @@ import { createTestDatabase } from "@depot/db/testing";
 import {
   childEnv,
   childPids,
+  figure,
   fixed,
   MiB,
-  machine,
   REPO_ROOT,
   rssBytes,
   runBenchmark,
   startChild,
-  withSection,
   withTimeout,
   workFolder,
+  writeResult,
 } from "./lib";
 import { type DepotStack, startDepot } from "./stack";
 
@@ -58,7 +57,6 @@ const { values: args } = parseArgs({
     rows: { type: "string", default: "1000000" },
     files: { type: "string", default: "100000" },
     samples: { type: "string", default: "30" },
-    "no-write": { type: "boolean" },
   },
 });
 const AUDIT_ROWS = Number(args.rows);
@@ -71,9 +69,6 @@ const BULK_BATCH = 5000;
 const APPENDS_PER_ROUND = 1500;
 const APPEND_CONCURRENCY = 4;
 const USER_PASSWORD = "bench-user-password";
-const OUTPUT = join(REPO_ROOT, "docs/performance.md");
-
-const GOALS = { p95Ms: 300, exportRowsPerS: 50_000, exportRssMiB: 64, verifyRowsPerS: 100_000, appendRatio: 0.9 };
 
 // A small deterministic generator, so every run builds the same data.
 let seedState = 0x2545f491;
@@ -515,11 +510,7 @@ async function queryPlans(stack: DepotStack, built: Built): Promise<Plan[]> {
   return plans.sort((a, b) => b.ms - a.ms);
 }
 
-const mark = (ok: boolean) => (ok ? "met" : "**not met**");
-const ms1 = (v: number) => fixed(v, 1);
-
 async function main() {
-  const totalStart = Date.now();
   if (!(AUDIT_ROWS >= 1000 && FILE_ROWS >= 1000 && SAMPLES >= 5))
     throw new Error("--rows, --files >= 1000, --samples >= 5");
   const portBase = Number(process.env.E2E_PORT_BASE ?? process.env.BENCH_PORT_BASE ?? 0);
@@ -531,110 +522,78 @@ async function main() {
     // The benchmark runs the verification itself; nothing else on a schedule competes with the measurements.
     storageEnv: { AUDIT_VERIFY_INTERVAL_MINUTES: "0", INTEGRITY_INTERVAL_MINUTES: "0" },
   });
-  console.log(`1. building the data (web ${stack.webUrl})`);
+  console.log("1. building the data");
   const built = await buildData(stack);
-  const buildMs = Object.values(built.timings).reduce((a, b) => a + b, 0);
-  console.log(
-    `   built in ${fixed(buildMs / 1000)} s: audit rows ${fixed(built.timings.audit! / 1000, 1)} s ` +
-      `(${fixed(AUDIT_ROWS / (built.timings.audit! / 1000))} rows/s), files ${fixed(built.timings.files! / 1000, 1)} s`,
-  );
   console.log("2. append throughput: empty trail vs the full one");
   const appends = await measureAppends(stack);
-  console.log(
-    `   empty ${fixed(appends.empty)}/s, at ${AUDIT_ROWS} rows ${fixed(appends.full)}/s: ratio ${fixed(appends.ratio, 2)}`,
-  );
   console.log("3. page and API latency");
   const latencies = await measureLatencies(stack, built);
-  for (const l of latencies)
-    console.log(
-      `   ${`${l.name} (${l.as})`.padEnd(58)} p50 ${ms1(l.p50).padStart(7)} ms  p95 ${ms1(l.p95).padStart(7)} ms`,
-    );
   console.log("4. CSV export of the whole trail");
   const exported = await measureExport(stack);
-  console.log(
-    `   ${exported.rows} rows in ${fixed(exported.ms / 1000, 1)} s: ${fixed(exported.rowsPerS)} rows/s, ` +
-      `web RSS ${fixed(exported.rssBefore / MiB)} → ${fixed(exported.rssPeak / MiB)} MiB`,
-  );
   console.log("5. audit:verify");
   const verify = await measureVerify(stack);
-  console.log(
-    `   walk ${fixed(verify.walk.rowsPerS)} rows/s; pnpm audit:verify ${fixed(verify.full.rowsPerS)} rows/s ` +
-      `(${fixed(verify.full.ms / 1000, 1)} s); --since-checkpoint after 10,000 new rows ${fixed(verify.incremental.ms / 1000, 1)} s`,
-  );
   console.log("6. query plans");
   const plans = await queryPlans(stack, built);
-  for (const p of plans) console.log(`   ${p.name.padEnd(40)} ${ms1(p.ms).padStart(8)} ms`);
-  const totalMs = Date.now() - totalStart;
 
-  const m = await machine();
-  const worstP95 = Math.max(...latencies.map((l) => l.p95));
-  const doc = `## Years of data (\`pnpm bench:data\`)
-
-Measured on ${new Date().toISOString()} with ${AUDIT_ROWS.toLocaleString("en-US")} audit rows and ${FILE_ROWS.toLocaleString("en-US")} files
-(${COHORTS} cohorts, ${USERS} users), total runtime ${fixed(totalMs / 60_000, 1)} min (building the data
-${fixed(buildMs / 60_000, 1)} min). Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}; shared and noisy.
-\`pnpm bench:data --rows 50000 --files 5000\` runs the same at a small scale.
-
-How it builds the data: files, users and cohorts are inserted directly (rows only: no objects on the disk, so the
-dashboard's storage usage is empty); the audit rows go through \`appendAuditBatch\` (packages/db/src/audit/bulk.ts),
-the documented bulk path: it takes the chain lock, reads the tail and links every row in Node with the verifier's
-own formula, ${BULK_BATCH} rows a statement (${fixed(AUDIT_ROWS / (built.timings.audit! / 1000))} rows/s here). The
-rows span six years, so the date filters cut a real slice; then \`vacuum analyze\`, as autovacuum would have done.
-Latency is measured from this process over loopback, ${SAMPLES} samples per endpoint in round robin after 3
-warm-up requests, each a whole answer read to its end.
-
-### Goals
-
-| figure | measured | goal | |
-| --- | ---: | ---: | --- |
-| worst p95 of the pages and APIs below | ${ms1(worstP95)} ms | ≤ ${GOALS.p95Ms} ms | ${mark(worstP95 <= GOALS.p95Ms)} |
-| CSV export of the whole trail (${exported.rows.toLocaleString("en-US")} rows) | ${fixed(exported.rowsPerS)} rows/s | ≥ ${GOALS.exportRowsPerS.toLocaleString("en-US")} rows/s | ${mark(exported.rowsPerS >= GOALS.exportRowsPerS)} |
-| web RSS growth during the export | ${fixed(exported.growth / MiB, 1)} MiB (${fixed(exported.rssBefore / MiB)} → ${fixed(exported.rssPeak / MiB)} MiB) | ≤ ${GOALS.exportRssMiB} MiB | ${mark(exported.growth / MiB <= GOALS.exportRssMiB)} |
-| full \`pnpm audit:verify\` (${verify.full.rows.toLocaleString("en-US")} rows, process start included) | ${fixed(verify.full.rowsPerS)} rows/s (${fixed(verify.full.ms / 1000, 1)} s) | ≥ ${GOALS.verifyRowsPerS.toLocaleString("en-US")} rows/s | ${mark(verify.full.rowsPerS >= GOALS.verifyRowsPerS)} |
-| audit append at ${AUDIT_ROWS.toLocaleString("en-US")} rows vs an empty trail | ${fixed(appends.full)} vs ${fixed(appends.empty)} appends/s: ${fixed(appends.ratio, 2)} | ≥ ${GOALS.appendRatio} | ${mark(appends.ratio >= GOALS.appendRatio)} |
-
-### Pages and APIs
-
-| endpoint | as | p50 | p95 | max |
-| --- | --- | ---: | ---: | ---: |
-${latencies.map((l) => `| \`${l.name}\` | ${l.as} | ${ms1(l.p50)} ms | ${ms1(l.p95)} ms | ${ms1(l.max)} ms |`).join("\n")}
-
-No page counts a whole large table: the audit and file lists count at most ${COUNT_CAP.toLocaleString("en-US")} matching
-rows (or just past the page shown) and say "10,000+" beyond; the audit page links its pages by row id (\`before\` /
-\`after\`, keyset), and the audit page reads the last scheduled verification instead of walking the chain.
-
-### Verification
-
-| run | rows | time | rows/s |
-| --- | ---: | ---: | ---: |
-| \`verifyAuditChain\` in this process (the walk alone) | ${verify.walk.rows.toLocaleString("en-US")} | ${fixed(verify.walk.ms / 1000, 1)} s | ${fixed(verify.walk.rowsPerS)} |
-| \`pnpm audit:verify\` (full walk, its own process) | ${verify.full.rows.toLocaleString("en-US")} | ${fixed(verify.full.ms / 1000, 1)} s | ${fixed(verify.full.rowsPerS)} |
-| \`pnpm audit:verify --since-checkpoint\`, no checkpoint yet | ${verify.firstCheckpoint.rows.toLocaleString("en-US")} | ${fixed(verify.firstCheckpoint.ms / 1000, 1)} s | ${fixed(verify.firstCheckpoint.rowsPerS)} |
-| the same after 10,000 rows more (what the schedule does) | ${verify.incremental.rows.toLocaleString("en-US")} | ${fixed(verify.incremental.ms / 1000, 1)} s | ${fixed(verify.incremental.rowsPerS)} |
-
-Appends: ${APPENDS_PER_ROUND} appends a round through \`phi_file_tracking_append\` from ${APPEND_CONCURRENCY} connections,
-rounds alternating between a fresh empty database and the full one on the same server (empty
-${appends.rates.empty.map((r) => fixed(r)).join(", ")}/s; full ${appends.rates.full.map((r) => fixed(r)).join(", ")}/s).
-
-### Query plans
-
-\`EXPLAIN (ANALYZE, BUFFERS)\` of the statements behind the pages (the third run of each), slowest first:
-
-| statement | execution |
-| --- | ---: |
-${plans.map((p) => `| ${p.name} | ${fixed(p.ms, 2)} ms |`).join("\n")}
-
-${plans
-  .slice(0, 4)
-  .map((p) => `#### ${p.name} (${fixed(p.ms, 2)} ms)\n\n\`\`\`\n${p.text}\n\`\`\``)
-  .join("\n\n")}
-`;
-  if (args["no-write"]) console.log(`\n${doc}`);
-  else {
-    const current = await readFile(OUTPUT, "utf8").catch(() => "# Performance\n");
-    await writeFile(OUTPUT, withSection(current, "bench:data", doc));
-    console.log(`\nwrote the bench:data section of ${OUTPUT}; total ${fixed(totalMs / 60_000, 1)} min`);
-  }
+  const worst = latencies.reduce((a, b) => (b.p95 > a.p95 ? b : a));
+  const p95 = (l: Latency) => figure(`data.p95.${l.path}.${l.as}`, `${l.name} (${l.as}), p95`, "ms", l.p95);
+  await writeResult(
+    "data",
+    [
+      figure("data.p95.worst", `worst p95 of the pages and APIs (${worst.name})`, "ms", worst.p95, undefined, {
+        on: "value",
+        op: "<=",
+        target: 300,
+      }),
+      figure(
+        "data.export",
+        `CSV export of the whole trail (${exported.rows} rows)`,
+        "rows/s",
+        exported.rowsPerS,
+        undefined,
+        {
+          on: "value",
+          op: ">=",
+          target: 50_000,
+        },
+      ),
+      figure("data.export.rss", "web RSS growth during the export", "MiB", exported.growth / MiB, undefined, {
+        on: "value",
+        op: "<=",
+        target: 64,
+      }),
+      figure(
+        "data.verify",
+        `full pnpm audit:verify (${verify.full.rows} rows)`,
+        "rows/s",
+        verify.full.rowsPerS,
+        undefined,
+        {
+          on: "value",
+          op: ">=",
+          target: 100_000,
+        },
+      ),
+      figure(
+        "data.append",
+        `audit appends at ${AUDIT_ROWS} rows`,
+        "appends/s",
+        appends.full,
+        { label: "an empty trail, same server", value: appends.empty },
+        { on: "ratio", op: ">=", target: 0.9 },
+      ),
+      figure(
+        "data.verify.incremental",
+        "audit:verify --since-checkpoint after 10,000 rows more",
+        "ms",
+        verify.incremental.ms,
+      ),
+      ...latencies.map(p95),
+      ...plans.map((p) => figure(`data.plan.${p.name}`, `EXPLAIN ANALYZE: ${p.name}`, "ms", p.ms)),
+    ],
+    { built: { timings: built.timings }, latencies, exported, verify, appends, plans },
+    { rows: AUDIT_ROWS, files: FILE_ROWS, samples: SAMPLES, cohorts: COHORTS, users: USERS },
+  );
 }
 
 runBenchmark("bench:data", main);

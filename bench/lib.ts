@@ -1,16 +1,17 @@
 /**
  * What the Depot benchmarks share: cleanup that runs on every exit path, child processes, free ports, peak RSS,
- * formatting.
+ * and the result file every benchmark writes.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { startEmbeddedPostgres } from "@depot/db/embedded";
 import { createTestDatabase, freePort, TEST_ADMIN_URL_ENV } from "@depot/db/testing";
+import type { ClientJob, ClientResult, UploadResult } from "./client";
 
 // One way to find a free loopback port, shared with the tests.
 export { freePort };
@@ -245,6 +246,26 @@ export async function runJsonChild<R>(
   return JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as R;
 }
 
+/** Runs bench/client.ts with `env` (BENCH_API_KEY, BENCH_COOKIE). */
+export const clientRunner =
+  (env: Record<string, string>, timeoutMs = 10 * 60_000) =>
+  (label: string, job: ClientJob) =>
+    runJsonChild<ClientResult>(`upload client (${label})`, "bench/client.ts", job, env, timeoutMs);
+
+export const stored = (upload: UploadResult) =>
+  upload.status >= 200 && upload.status <= 299 && upload.sha256 === upload.expectedSha256;
+
+/**
+ * An upload counts only if the server stored exactly the bytes sent (the baselines report no digest: the caller
+ * checks what they stored); returns the first upload.
+ */
+export function checkStored(what: string, result: ClientResult, reportsDigest = true): UploadResult {
+  const failed = result.uploads.find((upload) => (reportsDigest ? !stored(upload) : upload.status !== 204));
+  if (failed) throw new Error(`${what}: ${failed.status} ${failed.error ?? "the server reported another sha256"}`);
+  if (!result.uploads[0]) throw new Error(`${what}: no upload was made`);
+  return result.uploads[0];
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Measurements and formatting
 
@@ -267,6 +288,21 @@ export async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Runs `work`; with it, the CPU seconds each named process (a pid, or null: not measured) spent meanwhile. */
+export async function withCpu<T>(pids: Record<string, number | null>, work: () => Promise<T>) {
+  const read = async (): Promise<Record<string, number>> =>
+    Object.fromEntries(
+      await Promise.all(Object.entries(pids).map(async ([n, pid]) => [n, pid ? await cpuSeconds(pid) : 0])),
+    );
+  const before = await read();
+  const result = await work();
+  const after = await read();
+  const cpu: Record<string, number> = Object.fromEntries(
+    Object.entries(after).map(([n, s]) => [n, s - (before[n] ?? 0)]),
+  );
+  return { result, cpu };
+}
+
 /** Child processes of `pid` (Next.js may start workers): their peak RSS belongs to the server too. */
 export async function childPids(pid: number): Promise<number[]> {
   const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
@@ -278,42 +314,115 @@ export const sizeLabel = (bytes: number) =>
   bytes >= GiB ? `${bytes / GiB} GiB` : bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / KiB} KiB`;
 export const fixed = (value: number, digits = 0) => value.toFixed(digits);
 
+/** A progress line on the console; the figures themselves go to the result file. */
 export function report(step: string, bytes: number, ms: number, extra = ""): number {
   const rate = mbPerSecond(bytes, ms);
-  console.log(
-    `${step.padEnd(50)} ${`${fixed(bytes / GiB, 2)} GiB`.padStart(9)} ${`${fixed(ms / 1000, 2)} s`.padStart(9)} ` +
-      `${`${fixed(rate)} MB/s`.padStart(11)}${extra ? `  ${extra}` : ""}`,
-  );
+  console.log(`${step.padEnd(52)} ${fixed(ms / 1000, 2).padStart(7)} s ${fixed(rate).padStart(5)} MB/s  ${extra}`);
   return rate;
 }
 
-/** One figure of a benchmark: Depot's number against a baseline measured in the same run. */
-export interface TableRow {
+// ---------------------------------------------------------------------------------------------------------------
+// Results: every benchmark writes one JSON file, bench/results/<benchmark>.json; bench/report.ts renders them.
+
+export const RESULTS_DIR = process.env.BENCH_RESULTS_DIR ?? join(REPO_ROOT, "bench/results");
+
+/** One figure: Depot's value, and where there is one, a baseline measured in the same run and the ratio. */
+export interface Figure {
+  id: string;
   figure: string;
-  unit: "MB/s" | "MB" | "ms" | "count";
-  depot: number | null;
-  baseline: number | null;
-  ratio: number | null;
+  unit: string;
+  value: number | null;
+  baseline?: { label: string; value: number };
+  /** value / baseline.value */
+  ratio?: number;
+  /** The issue's goal, on the ratio or on the value. */
+  goal?: { on: "ratio" | "value"; op: ">=" | "<="; target: number };
 }
 
-export function printTable(rows: TableRow[]): void {
-  const number = (value: number | null, digits = 0) => (value === null ? "-" : fixed(value, digits));
-  const cells = rows.map((row) => [
-    `${row.figure} (${row.unit})`,
-    number(row.depot, row.unit === "ms" ? 1 : 0),
-    number(row.baseline, row.unit === "ms" ? 1 : 0),
-    number(row.ratio, 2),
-  ]);
-  const header = ["figure", "Depot", "baseline", "ratio"];
-  const widths = header.map((title, column) => Math.max(title.length, ...cells.map((cell) => cell[column]!.length)));
-  const line = (values: string[]) =>
-    values.map((value, column) => (column === 0 ? value.padEnd(widths[0]!) : value.padStart(widths[column]!)));
-  console.log(`\n${line(header).join("  ")}`);
-  console.log(widths.map((width) => "-".repeat(width)).join("  "));
-  for (const cell of cells) console.log(line(cell).join("  "));
+export interface BenchResult {
+  benchmark: string;
+  startedAt: string;
+  durationMs: number;
+  /** Load averages (1, 5, 15 min) at the start and the end: the machine is shared. */
+  machine: { cpu: string; cores: number; memoryBytes: number; node: string; load: number[]; loadAtEnd: number[] };
+  options?: Record<string, unknown>;
+  figures: Figure[];
+  /** Raw numbers behind the figures (runs, CPU seconds, samples), for reading where the time goes. */
+  details: Record<string, unknown>;
 }
 
-export async function machine() {
+export function figure(
+  id: string,
+  text: string,
+  unit: string,
+  value: number | null,
+  baseline?: { label: string; value: number },
+  goal?: Figure["goal"],
+): Figure {
+  const ratio = baseline && value !== null ? value / baseline.value : undefined;
+  return { id, figure: text, unit, value, ...(baseline ? { baseline, ratio } : {}), ...(goal ? { goal } : {}) };
+}
+
+export function goalMet(f: Figure): boolean | null {
+  if (!f.goal) return null;
+  const measured = f.goal.on === "ratio" ? f.ratio : f.value;
+  if (measured === undefined || measured === null) return false;
+  return f.goal.op === ">=" ? measured >= f.goal.target : measured <= f.goal.target;
+}
+
+/** A benchmark's figures as a Markdown table (the console and bench/report.ts show the same). */
+export function figureTable(figures: Figure[]): string {
+  const n = (v: number | null | undefined, unit = "") =>
+    v === null || v === undefined ? "-" : fixed(v, unit === "ms" || unit === "s" || Math.abs(v) < 10 ? 2 : 0);
+  const goal = (f: Figure) => {
+    const met = goalMet(f);
+    return f.goal ? `${f.goal.on} ${f.goal.op} ${f.goal.target}: ${met ? "met" : "**not met**"}` : "";
+  };
+  return [
+    "| figure | Depot | baseline (same run) | ratio | goal |",
+    "| --- | ---: | --- | ---: | --- |",
+    ...figures.map((f) =>
+      [
+        "",
+        f.figure,
+        `${n(f.value, f.unit)} ${f.unit}`,
+        f.baseline ? `${n(f.baseline.value, f.unit)} ${f.unit}: ${f.baseline.label}` : "",
+        n(f.ratio),
+        goal(f),
+        "",
+      ]
+        .join(" | ")
+        .trim(),
+    ),
+  ].join("\n");
+}
+
+const startedAt = new Date();
+const loadAtStart = loadavg();
+
+/** Writes bench/results/<benchmark>.json and prints the figures. */
+export async function writeResult(
+  benchmark: string,
+  figures: Figure[],
+  details: Record<string, unknown>,
+  options?: Record<string, unknown>,
+): Promise<void> {
+  const result: BenchResult = {
+    benchmark,
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    machine: { ...(await machine()), load: loadAtStart, loadAtEnd: loadavg() },
+    ...(options ? { options } : {}),
+    figures,
+    details,
+  };
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const path = join(RESULTS_DIR, `${benchmark}.json`);
+  await writeFile(path, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`\n${figureTable(figures)}\n\nwritten to ${path}`);
+}
+
+async function machine() {
   const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown";
   return { cpu: model, cores: cpus().length, memoryBytes: totalmem(), node: process.version };
@@ -341,29 +450,4 @@ export async function provisionDatabase(workDir: string, options: { embeddedPort
   onCleanup("embedded PostgreSQL", () => server.stop());
   process.env[TEST_ADMIN_URL_ENV] = server.adminUrl;
   return (await createTestDatabase()).url;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// docs/performance.md sections that a benchmark writes on its own (pnpm bench keeps them when it rewrites the rest)
-
-const sectionStart = (name: string) => `<!-- ${name}: start (generated, do not edit) -->`;
-const sectionEnd = (name: string) => `<!-- ${name}: end -->`;
-
-/** `doc` with the section `name` set to `body`: replaced where it is, else appended at the end. */
-export function withSection(doc: string, name: string, body: string): string {
-  const start = sectionStart(name);
-  const end = sectionEnd(name);
-  const block = `${start}\n${body.trim()}\n${end}\n`;
-  const from = doc.indexOf(start);
-  const to = doc.indexOf(end);
-  if (from >= 0 && to > from) return doc.slice(0, from) + block + doc.slice(to + end.length).replace(/^\n/, "");
-  return `${doc.trimEnd()}\n\n${block}`;
-}
-
-/** The section `name` of `doc`, markers included, or "" when there is none. */
-export function sectionOf(doc: string, name: string): string {
-  const from = doc.indexOf(sectionStart(name));
-  const end = sectionEnd(name);
-  const to = doc.indexOf(end);
-  return from >= 0 && to > from ? `${doc.slice(from, to + end.length)}\n` : "";
 }

@@ -1,4 +1,4 @@
-import { createCipheriv, createHash } from "node:crypto";
+import { createCipheriv } from "node:crypto";
 
 export const PAYLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
 
@@ -21,10 +21,4 @@ export function* payloadPieces(length: number, chunk: Buffer = payloadChunk(), s
     yield piece;
     position += piece.length;
   }
-}
-
-export function payloadSha256(totalBytes: number, chunk: Buffer = payloadChunk()): string {
-  const hash = createHash("sha256");
-  for (const piece of payloadPieces(totalBytes, chunk)) hash.update(piece);
-  return hash.digest("hex");
 }

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createDb, ensureCohort, seed } from "@depot/db";
 import { storageIsHealthy, storageProcessEnv, webIsUp, webProcessEnv } from "../scripts/stack";
-import { type Child, childEnv, freePort, provisionDatabase, REPO_ROOT, startChild, waitUntil } from "./lib";
+import { type Child, childEnv, freePort, GiB, provisionDatabase, REPO_ROOT, startChild, waitUntil } from "./lib";
 
 export const ADMIN = { email: "ewestlund@jhu.edu", password: "admin123" };
 
@@ -193,4 +193,25 @@ export async function deleteObject(stack: DepotStack, key: string): Promise<void
   const res = await fetch(url, { method: "DELETE", headers: { "x-api-key": stack.apiKey } });
   await res.arrayBuffer();
   if (res.status >= 300) throw new Error(`deleting object ${key} answered ${res.status}`);
+}
+
+/** The storage service alone, on a free port with its own API key; `env` names its disks (NAS_WORKSPACE_PATH, …). */
+export async function startStorage(label: string, databaseUrl: string, env: Record<string, string>) {
+  const port = await freePort();
+  const apiKey = randomBytes(24).toString("hex");
+  const url = `http://127.0.0.1:${port}`;
+  const child = startChild(
+    label,
+    [join(REPO_ROOT, "apps/storage/src/main.ts")],
+    childEnv({
+      ...storageProcessEnv({ port, apiKey, databaseUrl }),
+      MAX_UPLOAD_BYTES: String(4 * GiB),
+      CLEANUP_INTERVAL_MINUTES: "0",
+      DEPOT_LOG: "silent",
+      ...env,
+    }),
+    { cwd: join(REPO_ROOT, "apps/storage") },
+  );
+  await waitUntil(label, child, storageIsHealthy(url, apiKey), 30_000);
+  return { url, apiKey, pid: child.pid, stop: child.stop };
 }

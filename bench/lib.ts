@@ -27,7 +27,6 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // Cleanup: every resource registers its release as soon as it exists; releases run in reverse order exactly once.
 
 let interrupted = false;
-export const isInterrupted = () => interrupted;
 
 const cleanups: { label: string; release: () => Promise<unknown> | undefined }[] = [];
 export const onCleanup = (label: string, release: () => Promise<unknown> | undefined) =>
@@ -56,11 +55,11 @@ async function cleanUp(): Promise<void> {
   }
 }
 
-export function describe(error: unknown): string {
+function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /**
  * Runs `main`, then cleans up; on failure and on a termination signal too. Exits explicitly in every case:
@@ -129,7 +128,7 @@ export function startChild(
   label: string,
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { cwd?: string; stdin?: "pipe"; onStdout?: (data: Buffer) => void } = {},
+  options: { cwd?: string; stdin?: "pipe"; onStdout?: (data: Buffer) => void; stopWaitMs?: number } = {},
 ): Child {
   // Cleanup may already be under way: a process started now would outlive it.
   if (interrupted) throw new Error(`interrupted before ${label} started`);
@@ -156,7 +155,10 @@ export function startChild(
     stopping ??= (async () => {
       if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
       child.kill("SIGTERM");
-      const timedOut = await Promise.race([closed.then(() => false), sleep(10_000, true, { ref: false })]);
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        sleep(options.stopWaitMs ?? 10_000, true, { ref: false }),
+      ]);
       if (timedOut) {
         child.kill("SIGKILL");
         await closed;
@@ -182,35 +184,6 @@ export async function withTimeout<T>(work: Promise<T>, ms: number, what: string)
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A long-running helper process that announces itself with one line of JSON on stdout (e.g. `{"port":N}`). */
-export async function startAnnouncingChild<T>(
-  label: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs = 30_000,
-): Promise<{ child: Child; announced: T }> {
-  let buffered = "";
-  let announce: (line: string) => void = () => {};
-  const line = new Promise<string>((resolveLine) => {
-    announce = resolveLine;
-  });
-  // stdin is a pipe so that the helper notices (EOF) when the bench dies without cleaning up.
-  const child = startChild(label, args, env, {
-    stdin: "pipe",
-    onStdout: (data) => {
-      buffered += data.toString("utf8");
-      const end = buffered.indexOf("\n");
-      if (end >= 0) announce(buffered.slice(0, end));
-    },
-  });
-  const exited = child.closed.then((outcome) => {
-    throw new Error(`${label} exited with ${outcome}: ${child.outputTail()}`);
-  });
-  exited.catch(() => {}); // a later exit is the caller's concern, not an unhandled rejection
-  const first = await withTimeout(Promise.race([line, exited]), timeoutMs, `${label} start`);
-  return { child, announced: JSON.parse(first) as T };
 }
 
 /** Polls `check` until it holds; fails early when the child exits. */

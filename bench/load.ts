@@ -1,7 +1,7 @@
 /**
  * `pnpm bench:load [--seconds 120] [--workers 4] [--concurrency 16] [--budget-gib 40]`: Depot under mixed load.
  * `workers` client processes × `concurrency` upload loops through the web (64 at once by default), sizes from a
- * fixed weighted mix (1 KiB to 256 MiB, bench/load-worker.ts), for `seconds`; uploads in flight then finish. A few
+ * fixed weighted mix (1 KiB to 256 MiB), for `seconds`; uploads in flight then finish. A few
  * tus uploads drop their connection mid-PATCH, ask HEAD and resume. Then: completed/failed, aggregate MB/s, 1 KiB
  * latency, both servers' peak RSS, and `verify-integrity --check-hashes` over everything stored, which must be clean.
  * Baselines measured first on the same idle stack: sequential 1 KiB uploads and one 256 MiB upload.
@@ -25,14 +25,13 @@ import {
   peakRssBytes,
   REPO_ROOT,
   runBenchmark,
-  runJsonChild,
   sizeLabel,
   startChild,
+  stored,
   withTimeout,
   workFolder,
   writeResult,
 } from "./lib";
-import { type LoadJob, type LoadResult, MIX } from "./load-mix";
 import { startDepot } from "./stack";
 
 const HELP = "Usage: pnpm bench:load [--seconds 120] [--workers 4] [--concurrency 16] [--budget-gib 40]";
@@ -72,6 +71,35 @@ function options() {
     concurrency: Math.round(positive("concurrency", values.concurrency)),
     budgetBytes: positive("budget-gib", values["budget-gib"]) * GiB,
   };
+}
+
+/** Size and how many of every 100 uploads have it: many tiny files, some medium, a few large. */
+const MIX = [
+  { bytes: KiB, per100: 60 },
+  { bytes: MiB, per100: 14 },
+  { bytes: 4 * MiB, per100: 10 },
+  { bytes: 16 * MiB, per100: 8 },
+  { bytes: 64 * MiB, per100: 6 },
+  { bytes: 256 * MiB, per100: 2 },
+];
+const TUS_PAUSE_BYTES = 64 * MiB;
+
+/** The mix in a deterministic shuffle (mulberry32), so every run sends the same sequence. */
+function sequence(seed: number): number[] {
+  const sizes = MIX.flatMap(({ bytes, per100 }) => Array.from({ length: per100 }, () => bytes));
+  let state = seed >>> 0;
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = sizes.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [sizes[i], sizes[j]] = [sizes[j]!, sizes[i]!];
+  }
+  return sizes;
 }
 
 function percentile(sorted: number[], p: number): number | null {
@@ -172,7 +200,7 @@ async function main(): Promise<void> {
 
   const stack = await startDepot(workDir);
   const clientEnv = { BENCH_API_KEY: stack.apiKey, BENCH_COOKIE: stack.cookie };
-  const runClient = clientRunner(clientEnv, DRAIN_TIMEOUT_MS);
+  const runClient = clientRunner(clientEnv, WORKER_PREPARE_MS + opts.seconds * 1000 + DRAIN_TIMEOUT_MS);
   const web = { route: "web", webUrl: stack.webUrl, cohortId: stack.cohortId } as const;
 
   // Idle baselines on the same stack (these also warm the route up).
@@ -195,53 +223,55 @@ async function main(): Promise<void> {
 
   const startAt = Date.now() + WORKER_PREPARE_MS;
   const stopAt = startAt + opts.seconds * 1000;
-  const jobs: LoadJob[] = Array.from({ length: opts.workers }, (_, worker) => ({
-    webUrl: stack.webUrl,
-    cohortId: stack.cohortId,
-    worker,
-    concurrency: opts.concurrency,
-    startAt,
-    stopAt,
-    budgetBytes: Math.floor(budgetBytes / opts.workers),
-    tusPauses: worker < 4 ? 1 : 0,
-  }));
   const stopSampling = sampleDatabase(stack.databaseUrl);
   const results = await Promise.all(
-    jobs.map((job) =>
-      runJsonChild<LoadResult>(
-        `load worker ${job.worker}`,
-        "bench/load-worker.ts",
-        job,
-        clientEnv,
-        WORKER_PREPARE_MS + opts.seconds * 1000 + DRAIN_TIMEOUT_MS,
-      ),
+    Array.from({ length: opts.workers }, (_, worker) =>
+      runClient(`load worker ${worker}`, {
+        target: web,
+        bytes: TUS_PAUSE_BYTES,
+        concurrency: opts.concurrency,
+        mix: {
+          sizes: sequence(0x5eed + worker),
+          startAt,
+          stopAt,
+          budgetBytes: Math.floor(budgetBytes / opts.workers),
+          tusPauses: worker < 4 ? 1 : 0,
+          // Each worker's files differ from the others'.
+          offset: worker * 4099 * KiB,
+        },
+      }),
     ),
   );
   const database = await stopSampling();
   const rss = { web: await peakRssBytes(stack.webPid()), storage: await peakRssBytes(stack.storagePid()) };
 
-  const sum = (pick: (r: LoadResult) => number) => results.reduce((total, r) => total + pick(r), 0);
-  const bytes = sum((r) => r.bytesCompleted);
-  const elapsedMs = Math.max(...results.map((r) => r.lastEndAt)) - startAt;
+  const uploads = results.flatMap((r) => r.uploads);
+  const done = uploads.filter(stored);
+  const bytes = done.reduce((total, u) => total + u.bytes, 0);
+  const elapsedMs = Math.max(...uploads.map((u) => u.endedAt)) - startAt;
   const aggregate = mbPerSecond(bytes, elapsedMs);
-  const small = results.flatMap((r) => r.smallLatenciesMs).sort((a, b) => a - b);
+  const small = done
+    .filter((u) => u.bytes === KiB)
+    .map((u) => u.ms)
+    .sort((a, b) => a - b);
+  const paused = uploads.filter((u) => u.route === "tus");
   const tus = {
-    attempted: sum((r) => r.tus.attempted),
-    resumed: sum((r) => r.tus.resumed),
-    completed: sum((r) => r.tus.completed),
-    retries: sum((r) => r.tus.retries),
-    refusals: [...new Set(results.flatMap((r) => r.tus.refusals))],
+    attempted: paused.length,
+    resumed: paused.filter((u) => u.resumedFrom !== undefined).length,
+    completed: paused.filter(stored).length,
+    retries: paused.reduce((total, u) => total + (u.retries ?? 0), 0),
+    refusals: [...new Set(paused.flatMap((u) => u.refusals ?? []))],
   };
   const bySize = Object.fromEntries(
-    MIX.map(({ bytes: size }) => [
-      sizeLabel(size),
-      { completed: sum((r) => r.bySize[size]?.completed ?? 0), failed: sum((r) => r.bySize[size]?.failed ?? 0) },
-    ]),
+    MIX.map(({ bytes: size }) => {
+      const web = uploads.filter((u) => u.route === "web" && u.bytes === size);
+      return [sizeLabel(size), { completed: web.filter(stored).length, failed: web.filter((u) => !stored(u)).length }];
+    }),
   );
-  const failures = results.flatMap((r) => r.failures);
-  for (const failure of failures.slice(0, 10)) {
-    console.log(`   failed: ${failure.route} ${sizeLabel(failure.bytes)} status ${failure.status} ${failure.error}`);
-  }
+  const failures = uploads
+    .filter((u) => !stored(u))
+    .map(({ route, bytes, status, error }) => ({ route, bytes, status, error }));
+  for (const failure of failures.slice(0, 10)) console.log(`   failed: ${JSON.stringify(failure)}`);
 
   console.log("verify-integrity --check-hashes …");
   const integrity = await verifyIntegrity(stack.databaseUrl, stack.storageRoot);
@@ -250,18 +280,8 @@ async function main(): Promise<void> {
   await writeResult(
     "load",
     [
-      figure(
-        "load.completed",
-        "uploads completed",
-        "count",
-        sum((r) => r.completed),
-      ),
-      figure(
-        "load.failed",
-        "uploads failed",
-        "count",
-        sum((r) => r.failed),
-      ),
+      figure("load.completed", "uploads completed", "count", done.length),
+      figure("load.failed", "uploads failed", "count", failures.length),
       figure("load.aggregate", `${concurrent} concurrent mixed uploads, aggregate`, "MB/s", aggregate, {
         label: `one ${sizeLabel(IDLE_LARGE_BYTES)} upload alone on the same stack`,
         value: idleLargeRate,
@@ -292,7 +312,6 @@ async function main(): Promise<void> {
       failures: failures.slice(0, 20),
       bytesCompleted: bytes,
       elapsedMs,
-      budgetReached: results.some((r) => r.budgetReached),
       smallUploads: small.length,
       tus,
       database,

@@ -1,4 +1,4 @@
-import { createCipheriv } from "node:crypto";
+import { createCipheriv, createHash } from "node:crypto";
 
 export const PAYLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
 
@@ -21,4 +21,19 @@ export function* payloadPieces(length: number, chunk: Buffer = payloadChunk(), s
     yield piece;
     position += piece.length;
   }
+}
+
+/** The bytes of one upload: `piece(start, length)` yields bytes [start, start + length) of it. */
+export interface Content {
+  bytes: number;
+  sha256: string;
+  pieces(start: number, length: number): Iterable<Buffer>;
+}
+
+/** The payload (an 8 MiB pseudo-random chunk repeated) from `offset` on; its digest is computed once, up front. */
+export function payloadContent(bytes: number, chunk: Buffer, offset = 0): Content {
+  const hash = createHash("sha256");
+  for (const piece of payloadPieces(bytes, chunk, offset)) hash.update(piece);
+  const sha256 = hash.digest("hex");
+  return { bytes, sha256, pieces: (start, length) => payloadPieces(length, chunk, offset + start) };
 }

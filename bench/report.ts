@@ -1,61 +1,25 @@
 /**
- * `pnpm bench [--render] [bench:load options, e.g. --seconds 15]`: runs `pnpm bench:storage`, `bench:web`,
- * `bench:tus` and `bench:load` one after another, each writing bench/results/<name>.json, then renders every result
+ * `pnpm bench [--render] [bench:load options, e.g. --seconds 15]`: runs bench/storage.ts, web.ts, tus.ts and
+ * load.ts (`pnpm bench:storage`, …) one after another, each writing bench/results/<name>.json, then renders every result
  * file there (bench:data's too, when it ran) as tables into bench/results/report.md and prints them. `--render`
  * only renders. Figures and ratios only: what they mean is written in docs/performance.md.
  */
-import { spawn } from "node:child_process";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import {
-  type BenchResult,
-  figureTable,
-  fixed,
-  GiB,
-  onCleanup,
-  onExitRelease,
-  REPO_ROOT,
-  RESULTS_DIR,
-  runBenchmark,
-  withTimeout,
-} from "./lib";
+import { type BenchResult, figureTable, fixed, GiB, RESULTS_DIR, runBenchmark, startChild, withTimeout } from "./lib";
 
-const SCRIPTS = ["bench:storage", "bench:web", "bench:tus", "bench:load"];
+const BENCHMARKS = ["storage", "web", "tus", "load"];
 const BENCH_TIMEOUT_MS = 45 * 60_000;
 
-/** `pnpm <script>` in its own process group, so that an interrupt reaches everything it started. */
-async function runScript(script: string, args: string[]): Promise<void> {
-  console.log(`\n=== pnpm ${script} ${args.join(" ")}`);
-  const child = spawn("pnpm", ["run", "--silent", script, ...args], {
-    cwd: REPO_ROOT,
-    stdio: ["ignore", "inherit", "inherit"],
-    detached: true,
+/** One benchmark as its own process; on an interrupt it gets time to clean up after itself. */
+async function runScript(name: string, args: string[]): Promise<void> {
+  console.log(`\n=== bench/${name}.ts ${args.join(" ")}`);
+  const child = startChild(`bench/${name}.ts`, [`bench/${name}.ts`, ...args], process.env, {
+    onStdout: (data) => process.stdout.write(data),
+    stopWaitMs: 90_000,
   });
-  const group = child.pid;
-  if (group === undefined) throw new Error(`pnpm ${script} did not start`);
-  const closed = new Promise<number | string>((settle) => {
-    child.once("close", (code, signal) => settle(code ?? signal ?? "unknown"));
-    child.once("error", (error) => settle(`spawn failed: ${error.message}`));
-  });
-  const alive = () => {
-    try {
-      process.kill(-group, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  // Interrupted: the benchmark gets SIGINT and time to clean up after itself, then the group is killed.
-  onCleanup(`pnpm ${script}`, async () => {
-    if (!alive()) return;
-    process.kill(-group, "SIGINT");
-    for (let waited = 0; waited < 90_000 && alive(); waited += 250) await sleep(250);
-    if (alive()) process.kill(-group, "SIGKILL");
-  });
-  onExitRelease(() => alive() && process.kill(-group, "SIGKILL"));
-  const outcome = await withTimeout(closed, BENCH_TIMEOUT_MS, `pnpm ${script}`);
-  if (outcome !== 0) throw new Error(`pnpm ${script} exited with ${outcome}`);
+  const outcome = await withTimeout(child.closed, BENCH_TIMEOUT_MS, name);
+  if (outcome !== 0) throw new Error(`bench/${name}.ts exited with ${outcome}: ${child.outputTail()}`);
 }
 
 function section(result: BenchResult): string {
@@ -74,8 +38,7 @@ function section(result: BenchResult): string {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (!args.includes("--render"))
-    for (const script of SCRIPTS) await runScript(script, script === "bench:load" ? args : []);
+  if (!args.includes("--render")) for (const name of BENCHMARKS) await runScript(name, name === "load" ? args : []);
   const names = (await readdir(RESULTS_DIR).catch(() => [])).filter((name) => name.endsWith(".json")).sort();
   const results = await Promise.all(
     names.map(async (name) => JSON.parse(await readFile(join(RESULTS_DIR, name), "utf8")) as BenchResult),

@@ -1,19 +1,18 @@
 /**
  * The peers for resumable uploads: @tus/server with @tus/file-store, or with @tus/s3-store, standalone, as its own
- * process. Usage: `node --import tsx bench/tus-baseline.ts file <directory>` or `… s3 '<S3 disk as JSON>'`. Serves
- * tus 1.0 at /files/ on 127.0.0.1 (a free port) with no authentication, database or hashing; prints `{"port":N}` once
- * listening; stops on SIGTERM, SIGINT or when its stdin closes (the bench died).
+ * process. Usage: `node --import tsx bench/tus-baseline.ts <port> file <directory>` or `… <port> s3 '<S3 disk as
+ * JSON>'`. Serves tus 1.0 at /files/ on 127.0.0.1:<port> with no authentication, database or hashing; stops on
+ * SIGTERM, SIGINT or when its stdin closes (the bench died).
  */
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { FileStore } from "@tus/file-store";
 import { S3Store } from "@tus/s3-store";
 import { Server } from "@tus/server";
 import type { S3DiskConfig } from "../apps/storage/src/drivers/config";
 
-const [kind, where] = process.argv.slice(2);
+const [port, kind, where] = process.argv.slice(2);
 if (!where || (kind !== "file" && kind !== "s3")) {
-  process.stderr.write("usage: tus-baseline.ts file <directory> | s3 '<S3 disk as JSON>'\n");
+  process.stderr.write("usage: tus-baseline.ts <port> file <directory> | <port> s3 '<S3 disk as JSON>'\n");
   process.exit(2);
 }
 
@@ -40,9 +39,7 @@ const tus = new Server({ path: "/files", datastore });
 const server = createServer({ requestTimeout: 0 }, (req, res) => {
   void tus.handle(req, res);
 });
-server.listen(0, "127.0.0.1", () => {
-  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
-});
+server.listen(Number(port), "127.0.0.1");
 
 let stopping = false;
 const stop = () => {

@@ -20,13 +20,15 @@ import {
   childEnv,
   clientRunner,
   figure,
+  freePort,
   GiB,
   MiB,
   mbPerSecond,
   onCleanup,
   report,
   runBenchmark,
-  startAnnouncingChild,
+  startChild,
+  waitUntil,
   withCpu,
   workFolder,
   writeResult,
@@ -37,12 +39,15 @@ const BYTES = GiB;
 const CHUNK_BYTES = 8 * MiB;
 
 async function startBaseline(kind: "file" | "s3", where: string) {
-  const { child, announced } = await startAnnouncingChild<{ port: number }>(
-    `@tus/server with @tus/${kind}-store`,
-    ["bench/tus-baseline.ts", kind, where],
-    childEnv({ AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" }),
-  );
-  return { url: `http://127.0.0.1:${announced.port}/files/`, pid: child.pid, stop: child.stop };
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/files/`;
+  const label = `@tus/server with @tus/${kind}-store`;
+  // stdin is a pipe so that the baseline notices (EOF) when the bench dies without cleaning up.
+  const child = startChild(label, ["bench/tus-baseline.ts", String(port), kind, where], childEnv({}), {
+    stdin: "pipe",
+  });
+  await waitUntil(label, child, async () => (await fetch(url, { method: "OPTIONS" })).status === 204);
+  return { url, pid: child.pid, stop: child.stop };
 }
 
 /** A file row for an upload straight to storage, as the web would create it. */

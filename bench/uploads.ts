@@ -1,40 +1,11 @@
 /**
  * The HTTP side of the benchmark clients: one upload as Depot's routes (and @tus/server) expect it, written piece by
  * piece with backpressure on a keep-alive agent. No hashing here: the caller knows the digest of what it sends.
- * Also the entry point every client process shares (runClientProcess).
  */
-import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { type Agent, type IncomingHttpHeaders, type IncomingMessage, request } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { payloadPieces } from "./payload";
-
-/** The bytes of one upload: `piece(start, length)` yields bytes [start, start + length) of it. */
-export interface Content {
-  bytes: number;
-  sha256: string;
-  pieces(start: number, length: number): Iterable<Buffer>;
-}
-
-/** The payload (an 8 MiB pseudo-random chunk repeated) from `offset` on; its digest is computed once, up front. */
-export function payloadContent(bytes: number, chunk: Buffer, offset = 0, sha256?: string): Content {
-  let digest = sha256;
-  if (!digest) {
-    const hash = createHash("sha256");
-    for (const piece of payloadPieces(bytes, chunk, offset)) hash.update(piece);
-    digest = hash.digest("hex");
-  }
-  return { bytes, sha256: digest, pieces: (start, length) => payloadPieces(length, chunk, offset + start) };
-}
-
-/** Small content held in memory (e.g. 1 KiB of fresh random bytes per upload). */
-export function bufferContent(buffer: Buffer): Content {
-  return {
-    bytes: buffer.length,
-    sha256: createHash("sha256").update(buffer).digest("hex"),
-    pieces: (start, length) => [buffer.subarray(start, start + length)],
-  };
-}
+import type { Content } from "./payload";
 
 export interface Exchange {
   status: number;
@@ -303,20 +274,4 @@ async function headOffset(agent: Agent, location: URL, headers: Record<string, s
   const answer = (await exchange(agent, location, "HEAD", headers, []))!;
   const offset = Number(answer.headers["upload-offset"]);
   return { status: answer.status, offset: Number.isFinite(offset) ? offset : null };
-}
-
-/**
- * A client process: runs `main` on the job given as JSON in the first argument and prints its result as one line of
- * JSON, which the bench reads. A failure prints the error's name, code and message only, and exits 1.
- */
-export function runClientProcess<Job, Result>(what: string, main: (job: Job) => Promise<Result>): void {
-  const run = async () => {
-    const result = await main(JSON.parse(process.argv[2] ?? "") as Job);
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-  };
-  run().catch((error: unknown) => {
-    const e = error as { name?: string; code?: string; message?: string };
-    process.stderr.write(`${what} failed: ${e.name ?? "Error"}${e.code ? ` (${e.code})` : ""}: ${e.message}\n`);
-    process.exit(1);
-  });
 }

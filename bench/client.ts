@@ -23,14 +23,12 @@ export interface ClientJob {
   /** Uploads to make (default 1), `concurrency` at a time (default 1). */
   count?: number;
   concurrency?: number;
-  /** bench:load: the web target's loops upload `sizes` in turn from `startAt` until `stopAt` (epoch ms) or until
-   * `budgetBytes` are sent, instead of `count`; the first `tusPauses` loops each make one tus upload of `bytes` that
-   * drops its connection mid-PATCH, asks HEAD for the offset and resumes. */
-  mix?: { sizes: number[]; startAt: number; stopAt: number; budgetBytes: number; tusPauses: number; offset: number };
+  /** bench:load: the loops upload `sizes` in turn from `startAt` until `stopAt` (epoch ms) or until `budgetBytes`
+   * are sent, instead of `count` uploads of `bytes`; the payload from `offset` on. */
+  mix?: { sizes: number[]; startAt: number; stopAt: number; budgetBytes: number; offset: number };
 }
 
 export interface UploadResult extends UploadOutcome {
-  route: Target["route"];
   ms: number;
   /** Epoch ms of the answer. */
   endedAt: number;
@@ -45,8 +43,6 @@ export interface ClientResult {
   uploads: UploadResult[];
 }
 
-const TUS_CHUNK_BYTES = 8 * 1024 * 1024;
-
 async function main(job: ClientJob): Promise<ClientResult> {
   const apiKey = process.env.BENCH_API_KEY ?? "";
   const cookie = process.env.BENCH_COOKIE ?? "";
@@ -55,30 +51,30 @@ async function main(job: ClientJob): Promise<ClientResult> {
   const concurrency = Math.min(job.concurrency ?? 1, count);
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const chunk = payloadChunk();
-  const contents = new Map<number, Content>();
-  for (const bytes of new Set([job.bytes, ...(mix?.sizes ?? [])])) {
-    contents.set(bytes, payloadContent(bytes, chunk, mix?.offset ?? 0));
-  }
+  const sizes = new Set(mix?.sizes ?? [job.bytes]);
+  const contents = new Map([...sizes].map((bytes) => [bytes, payloadContent(bytes, chunk, mix?.offset ?? 0)]));
 
-  const upload = (route: Target, content: Content, index: number, pause?: boolean): Promise<UploadOutcome> => {
-    if (route.route === "direct") {
-      return directUpload(agent, route.servicesUrl, apiKey, count > 1 ? `${route.key}-${index}` : route.key, content);
+  const upload = (content: Content, index: number): Promise<UploadOutcome> => {
+    if (target.route === "direct") {
+      return directUpload(
+        agent,
+        target.servicesUrl,
+        apiKey,
+        count > 1 ? `${target.key}-${index}` : target.key,
+        content,
+      );
     }
-    if (route.route === "web") {
-      const fields = { cohortId: route.cohortId, kind: "submission" } as const;
-      return webUpload(agent, route.webUrl, cookie, fields, `bench-${index}.csv`, content);
+    if (target.route === "web") {
+      const fields = { cohortId: target.cohortId, kind: "submission" } as const;
+      return webUpload(agent, target.webUrl, cookie, fields, `bench-${index}.csv`, content);
     }
-    const { url, chunkBytes, cohortId, fileId } = route;
+    const { url, chunkBytes, cohortId, fileId } = target;
     const options: { headers: Record<string, string>; [other: string]: Record<string, string> } = cohortId
-      ? { headers: { cookie }, metadata: { cohortId, kind: "submission", filename: `bench-${index}.csv` } }
+      ? { headers: { cookie }, metadata: { cohortId, kind: "submission", filename: "bench.csv" } }
       : fileId // storage's own tus route takes the file row's id as a header, not as metadata
         ? { headers: { "x-api-key": apiKey }, createHeaders: { "x-depot-file-id": fileId } }
         : { headers: {}, metadata: { filename: "bench.csv" } };
-    return tusUpload(
-      agent,
-      { createUrl: url, chunkBytes, ...(pause ? { pause: { chunk: 2 } } : {}), ...options },
-      content,
-    );
+    return tusUpload(agent, { createUrl: url, chunkBytes, ...options }, content);
   };
 
   const uploads: UploadResult[] = [];
@@ -87,41 +83,18 @@ async function main(job: ClientJob): Promise<ClientResult> {
   if (mix) await sleep(Math.max(0, mix.startAt - Date.now()));
   const startedAt = performance.now();
   await Promise.all(
-    Array.from({ length: concurrency }, async (_, slot) => {
-      // A loop with a paused tus upload makes it at an evenly spaced moment of the run.
-      let tusAt =
-        mix && slot < mix.tusPauses
-          ? mix.startAt + ((slot + 0.5) * (mix.stopAt - mix.startAt)) / (mix.tusPauses + 1)
-          : Infinity;
+    Array.from({ length: concurrency }, async () => {
       for (let index = next++; index < count && !(mix && Date.now() >= mix.stopAt); index = next++) {
-        const paused = Date.now() >= tusAt;
-        const bytes = mix && !paused ? mix.sizes[index % mix.sizes.length]! : job.bytes;
+        const bytes = mix ? mix.sizes[index % mix.sizes.length]! : job.bytes;
         if (bytes > budget) return;
         budget -= bytes;
-        let route = target;
-        if (paused && target.route === "web") {
-          tusAt = Infinity;
-          route = {
-            route: "tus",
-            url: new URL("/api/uploads/tus/", target.webUrl).href,
-            chunkBytes: TUS_CHUNK_BYTES,
-            cohortId: target.cohortId,
-          };
-        }
         const content = contents.get(bytes)!;
         const began = performance.now();
-        const outcome = await upload(route, content, index, paused).catch(
+        const outcome = await upload(content, index).catch(
           (error: NodeJS.ErrnoException): UploadOutcome => ({ status: 0, sha256: null, error: error.code ?? "error" }),
         );
         const ms = performance.now() - began;
-        uploads.push({
-          ...outcome,
-          route: route.route,
-          ms,
-          endedAt: Date.now(),
-          bytes,
-          expectedSha256: content.sha256,
-        });
+        uploads.push({ ...outcome, ms, endedAt: Date.now(), bytes, expectedSha256: content.sha256 });
       }
     }),
   );

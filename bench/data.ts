@@ -36,16 +36,15 @@ import {
 } from "@depot/db";
 import { createTestDatabase } from "@depot/db/testing";
 import {
-  childEnv,
   childPids,
   figure,
   fixed,
   MiB,
+  percentile,
   REPO_ROOT,
   rssBytes,
   runBenchmark,
-  startChild,
-  withTimeout,
+  runJson,
   workFolder,
   writeResult,
 } from "./lib";
@@ -223,9 +222,6 @@ async function buildData(stack: DepotStack): Promise<Built> {
   }
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-
 interface Latency {
   name: string;
   path: string;
@@ -298,8 +294,8 @@ async function measureLatencies(stack: DepotStack, built: Built): Promise<Latenc
       name: e.name,
       path: e.path,
       as: e.as,
-      p50: percentile(sorted, 50),
-      p95: percentile(sorted, 95),
+      p50: percentile(sorted, 50) ?? Number.NaN,
+      p95: percentile(sorted, 95) ?? Number.NaN,
       max: sorted.at(-1) ?? 0,
     };
   });
@@ -358,23 +354,12 @@ async function measureExport(stack: DepotStack) {
 }
 
 async function cliVerify(stack: DepotStack, extra: string[]) {
-  let stdout = "";
-  const t = performance.now();
-  const child = startChild(
-    "audit:verify",
-    [join(REPO_ROOT, "packages/db/src/cli/audit-verify.ts"), "--json", ...extra],
-    childEnv({ DATABASE_URL: stack.databaseUrl, INTERNAL_API_KEY: stack.apiKey }),
-    {
-      onStdout: (d) => {
-        stdout += d.toString("utf8");
-      },
-    },
-  );
-  const code = await withTimeout(child.closed, 10 * 60_000, "audit:verify");
-  const ms = performance.now() - t;
-  const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as { ok: boolean; rows: number };
-  if (code !== 0 || !result.ok) throw new Error(`audit:verify ${extra.join(" ")} failed: ${stdout.slice(0, 300)}`);
-  return { rows: result.rows, ms, rowsPerS: result.rows / (ms / 1000) };
+  const script = join(REPO_ROOT, "packages/db/src/cli/audit-verify.ts");
+  const env = { DATABASE_URL: stack.databaseUrl, INTERNAL_API_KEY: stack.apiKey };
+  const run = await runJson<{ ok: boolean; rows: number }>("audit:verify", [script, "--json", ...extra], env, 600_000);
+  if (run.code !== 0 || !run.json.ok)
+    throw new Error(`audit:verify ${extra.join(" ")} failed: ${JSON.stringify(run.json)}`);
+  return { rows: run.json.rows, ms: run.ms, rowsPerS: run.json.rows / (run.ms / 1000) };
 }
 
 async function measureVerify(stack: DepotStack, built: Built) {
@@ -518,47 +503,45 @@ async function main() {
   await writeResult(
     "data",
     [
-      figure("data.p95.worst", `worst p95 of the pages and APIs (${worst.name})`, "ms", worst.p95, undefined, {
-        on: "value",
-        op: "<=",
-        target: 300,
-      }),
+      figure(
+        "data.p95.worst",
+        `worst p95 of the pages and APIs (${worst.name})`,
+        "ms",
+        worst.p95,
+        undefined,
+        "value <= 300",
+      ),
       figure(
         "data.export",
         `CSV export of the whole trail (${exported.rows} rows)`,
         "rows/s",
         exported.rowsPerS,
         undefined,
-        {
-          on: "value",
-          op: ">=",
-          target: 50_000,
-        },
+        "value >= 50000",
       ),
-      figure("data.export.rss", "web RSS growth during the export", "MiB", exported.growth / MiB, undefined, {
-        on: "value",
-        op: "<=",
-        target: 64,
-      }),
+      figure(
+        "data.export.rss",
+        "web RSS growth during the export",
+        "MiB",
+        exported.growth / MiB,
+        undefined,
+        "value <= 64",
+      ),
       figure(
         "data.verify",
         `full pnpm audit:verify (${verify.full.rows} rows)`,
         "rows/s",
         verify.full.rowsPerS,
         undefined,
-        {
-          on: "value",
-          op: ">=",
-          target: 100_000,
-        },
+        "value >= 100000",
       ),
       figure(
         "data.append",
         `audit appends at ${AUDIT_ROWS} rows`,
         "appends/s",
         appends.full,
-        { label: "an empty trail, same server", value: appends.empty },
-        { on: "ratio", op: ">=", target: 0.9 },
+        ["an empty trail, same server", appends.empty],
+        "ratio >= 0.9",
       ),
       figure(
         "data.verify.incremental",

@@ -198,32 +198,44 @@ export async function waitUntil(what: string, child: Child, check: () => Promise
 }
 
 /**
- * Runs one of the bench's client processes with a JSON job and returns the JSON it prints last. Secrets travel
- * in the environment only.
+ * Runs a TypeScript entry point to its end; returns its exit code and the JSON it printed (from its first "{").
+ * Secrets travel in the environment only.
  */
-export async function runJsonChild<R>(
+export async function runJson<R>(
   label: string,
-  script: string,
-  job: unknown,
+  args: string[],
   env: Record<string, string>,
   timeoutMs: number,
-): Promise<R> {
+  cwd?: string,
+) {
   let stdout = "";
-  const child = startChild(label, [script, JSON.stringify(job)], childEnv(env), {
+  const startedAt = performance.now();
+  const child = startChild(label, args, childEnv(env), {
+    cwd,
     onStdout: (data) => {
       stdout += data.toString("utf8");
     },
   });
-  const outcome = await withTimeout(child.closed, timeoutMs, label).finally(child.stop);
-  if (outcome !== 0) throw new Error(`${label} exited with ${outcome}: ${child.outputTail()}`);
-  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as R;
+  const code = await withTimeout(child.closed, timeoutMs, label).finally(child.stop);
+  const ms = performance.now() - startedAt;
+  const start = stdout.indexOf("{");
+  if (start < 0) throw new Error(`${label} printed no JSON (exit ${code}): ${child.outputTail()}`);
+  return { code, ms, json: JSON.parse(stdout.slice(start)) as R };
 }
 
 /** Runs bench/client.ts with `env` (BENCH_API_KEY, BENCH_COOKIE). */
 export const clientRunner =
   (env: Record<string, string>, timeoutMs = 10 * 60_000) =>
-  (label: string, job: ClientJob) =>
-    runJsonChild<ClientResult>(`upload client (${label})`, "bench/client.ts", job, env, timeoutMs);
+  async (label: string, job: ClientJob): Promise<ClientResult> => {
+    const run = await runJson<ClientResult>(
+      `client (${label})`,
+      ["bench/client.ts", JSON.stringify(job)],
+      env,
+      timeoutMs,
+    );
+    if (run.code !== 0) throw new Error(`the upload client (${label}) exited with ${run.code}`);
+    return run.json;
+  };
 
 export const stored = (upload: UploadResult) =>
   upload.status >= 200 && upload.status <= 299 && upload.sha256 === upload.expectedSha256;
@@ -282,6 +294,8 @@ export async function childPids(pid: number): Promise<number[]> {
   return text.split(/\s+/).filter(Boolean).map(Number);
 }
 
+export const percentile = (sorted: number[], p: number): number | null =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : null;
 export const mbPerSecond = (bytes: number, ms: number) => bytes / MB / (ms / 1000);
 export const sizeLabel = (bytes: number) =>
   bytes >= GiB ? `${bytes / GiB} GiB` : bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / KiB} KiB`;
@@ -308,8 +322,9 @@ export interface Figure {
   baseline?: { label: string; value: number };
   /** value / baseline.value */
   ratio?: number;
-  /** The issue's goal, on the ratio or on the value. */
-  goal?: { on: "ratio" | "value"; op: ">=" | "<="; target: number };
+  /** The issue's goal, on the ratio or on the value (e.g. "ratio >= 0.9"), and whether this run met it. */
+  goal?: string;
+  met?: boolean;
 }
 
 export interface BenchResult {
@@ -329,51 +344,30 @@ export function figure(
   text: string,
   unit: string,
   value: number | null,
-  baseline?: { label: string; value: number },
-  goal?: Figure["goal"],
+  baseline?: [label: string, value: number],
+  goal?: `${"ratio" | "value"} ${">=" | "<="} ${number}`,
 ): Figure {
-  const ratio = baseline && value !== null ? value / baseline.value : undefined;
-  return { id, figure: text, unit, value, ...(baseline ? { baseline, ratio } : {}), ...(goal ? { goal } : {}) };
-}
-
-export function goalMet(f: Figure): boolean | null {
-  if (!f.goal) return null;
-  const measured = f.goal.on === "ratio" ? f.ratio : f.value;
-  if (measured === undefined || measured === null) return false;
-  return f.goal.op === ">=" ? measured >= f.goal.target : measured <= f.goal.target;
-}
-
-/** A benchmark's figures as a Markdown table (the console and bench/report.ts show the same). */
-export function figureTable(figures: Figure[]): string {
-  const n = (v: number | null | undefined, unit = "") =>
-    v === null || v === undefined ? "-" : fixed(v, unit === "ms" || unit === "s" || Math.abs(v) < 10 ? 2 : 0);
-  const goal = (f: Figure) => {
-    const met = goalMet(f);
-    return f.goal ? `${f.goal.on} ${f.goal.op} ${f.goal.target}: ${met ? "met" : "**not met**"}` : "";
+  const ratio = baseline && value !== null ? value / baseline[1] : undefined;
+  const [on, op, target] = goal?.split(" ") ?? [];
+  const measured = on === "ratio" ? ratio : value;
+  const met =
+    measured !== undefined &&
+    measured !== null &&
+    (op === ">=" ? measured >= Number(target) : measured <= Number(target));
+  return {
+    id,
+    figure: text,
+    unit,
+    value,
+    ...(baseline ? { baseline: { label: baseline[0], value: baseline[1] }, ratio } : {}),
+    ...(goal ? { goal, met } : {}),
   };
-  return [
-    "| figure | Depot | baseline (same run) | ratio | goal |",
-    "| --- | ---: | --- | ---: | --- |",
-    ...figures.map((f) =>
-      [
-        "",
-        f.figure,
-        `${n(f.value, f.unit)} ${f.unit}`,
-        f.baseline ? `${n(f.baseline.value, f.unit)} ${f.unit}: ${f.baseline.label}` : "",
-        n(f.ratio),
-        goal(f),
-        "",
-      ]
-        .join(" | ")
-        .trim(),
-    ),
-  ].join("\n");
 }
 
 const startedAt = new Date();
 const loadAtStart = loadavg();
 
-/** Writes bench/results/<benchmark>.json and prints the figures. */
+/** Writes bench/results/<benchmark>.json and prints its figures, one JSON line each. */
 export async function writeResult(
   benchmark: string,
   figures: Figure[],
@@ -392,7 +386,8 @@ export async function writeResult(
   await mkdir(RESULTS_DIR, { recursive: true });
   const path = join(RESULTS_DIR, `${benchmark}.json`);
   await writeFile(path, `${JSON.stringify(result, null, 2)}\n`);
-  console.log(`\n${figureTable(figures)}\n\nwritten to ${path}`);
+  for (const f of figures) console.log(JSON.stringify(f));
+  console.log(`written to ${path}`);
 }
 
 async function machine() {

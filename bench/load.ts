@@ -1,19 +1,18 @@
 /**
  * `pnpm bench:load [--seconds 120] [--workers 4] [--concurrency 16] [--budget-gib 40]`: Depot under mixed load.
  * `workers` client processes × `concurrency` upload loops through the web (64 at once by default), sizes from a
- * fixed weighted mix (1 KiB to 256 MiB), for `seconds`; uploads in flight then finish. A few
- * tus uploads drop their connection mid-PATCH, ask HEAD and resume. Then: completed/failed, aggregate MB/s, 1 KiB
+ * fixed weighted mix (1 KiB to 256 MiB), for `seconds`; uploads in flight then finish. Then: completed/failed, aggregate MB/s, 1 KiB
  * latency, both servers' peak RSS, and `verify-integrity --check-hashes` over everything stored, which must be clean.
  * Baselines measured first on the same idle stack: sequential 1 KiB uploads and one 256 MiB upload.
  * Not a CI test. Writes bench/results/load.json.
  */
 import { statfs } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { createDb } from "@depot/db";
 import {
   checkStored,
-  childEnv,
   clientRunner,
   figure,
   GiB,
@@ -23,12 +22,12 @@ import {
   mbPerSecond,
   onCleanup,
   peakRssBytes,
+  percentile,
   REPO_ROOT,
   runBenchmark,
+  runJson,
   sizeLabel,
-  startChild,
   stored,
-  withTimeout,
   workFolder,
   writeResult,
 } from "./lib";
@@ -44,33 +43,13 @@ const DRAIN_TIMEOUT_MS = 10 * 60_000;
 const VERIFY_TIMEOUT_MS = 20 * 60_000;
 
 function options() {
-  const { values } = parseArgs({
-    options: {
-      seconds: { type: "string", default: "120" },
-      workers: { type: "string", default: "4" },
-      concurrency: { type: "string", default: "16" },
-      "budget-gib": { type: "string", default: "40" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    process.exit(0);
-  }
-  const positive = (name: string, value: string) => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) {
-      console.error(`--${name} must be a positive number, got "${value}"\n${HELP}`);
-      process.exit(2);
-    }
-    return n;
-  };
-  return {
-    seconds: positive("seconds", values.seconds),
-    workers: Math.round(positive("workers", values.workers)),
-    concurrency: Math.round(positive("concurrency", values.concurrency)),
-    budgetBytes: positive("budget-gib", values["budget-gib"]) * GiB,
-  };
+  const names = ["seconds", "workers", "concurrency", "budget-gib"] as const;
+  const { values } = parseArgs({ options: Object.fromEntries(names.map((name) => [name, { type: "string" }])) });
+  const defaults = { seconds: 120, workers: 4, concurrency: 16, "budget-gib": 40 };
+  const opts = Object.fromEntries(names.map((name) => [name, Number(values[name] ?? defaults[name])]));
+  const bad = names.find((name) => !(opts[name]! > 0));
+  if (bad) throw new Error(`--${bad} must be a positive number\n${HELP}`);
+  return opts as typeof defaults;
 }
 
 /** Size and how many of every 100 uploads have it: many tiny files, some medium, a few large. */
@@ -82,7 +61,6 @@ const MIX = [
   { bytes: 64 * MiB, per100: 6 },
   { bytes: 256 * MiB, per100: 2 },
 ];
-const TUS_PAUSE_BYTES = 64 * MiB;
 
 /** The mix in a deterministic shuffle (mulberry32), so every run sends the same sequence. */
 function sequence(seed: number): number[] {
@@ -102,91 +80,37 @@ function sequence(seed: number): number[] {
   return sizes;
 }
 
-function percentile(sorted: number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-interface IntegrityReport {
-  checkedFiles: number;
-  checkedHashes: boolean;
-  problems: { kind: string; key: string }[];
-  ok: boolean;
-}
-
 /**
- * Where small uploads wait: samples the servers' database sessions every `everyMs` and counts those waiting for the
- * audit chain's advisory lock (every audit row, in both servers, takes it for its transaction) among the active ones.
+ * Where small uploads wait: samples the servers' database sessions every 0.5 s, counting those waiting for the audit
+ * chain's advisory lock (every audit row, in both servers, takes it for its transaction), for their Node process to
+ * send the next statement (ClientRead) and for WAL, among the active ones.
  */
-function sampleDatabase(databaseUrl: string, everyMs = 500) {
+function sampleDatabase(databaseUrl: string) {
   const connection = createDb(databaseUrl, { max: 1 });
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await connection.close();
-  };
-  onCleanup("database sampler", close);
-  const samples: { lockWaits: number; active: number; clientWaits: number; walWaits: number }[] = [];
+  const closed = connection.close.bind(connection);
+  onCleanup("database sampler", closed);
+  const samples: Record<string, number>[] = [];
   let running = true;
   const loop = (async () => {
     while (running) {
-      const [row] = await connection.sql<
-        { lock_waits: number; active: number; client_waits: number; wal_waits: number }[]
-      >`
-        select count(*) filter (where wait_event_type = 'Lock' and wait_event = 'advisory')::int as lock_waits,
-               count(*) filter (where state <> 'idle')::int as active,
-               count(*) filter (where state <> 'idle' and wait_event = 'ClientRead')::int as client_waits,
-               count(*) filter (where wait_event in ('WALSync', 'WALWrite'))::int as wal_waits
+      const [row] = await connection.sql<Record<string, number>[]>`
+        select count(*) filter (where wait_event_type = 'Lock' and wait_event = 'advisory')::int as "lockWaits",
+               count(*) filter (where state <> 'idle')::int as "active",
+               count(*) filter (where state <> 'idle' and wait_event = 'ClientRead')::int as "clientWaits",
+               count(*) filter (where wait_event in ('WALSync', 'WALWrite'))::int as "walWaits"
           from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`.catch(() => []);
-      if (row) {
-        samples.push({
-          lockWaits: row.lock_waits,
-          active: row.active,
-          clientWaits: row.client_waits,
-          walWaits: row.wal_waits,
-        });
-      }
-      await new Promise((resolveWait) => setTimeout(resolveWait, everyMs));
+      if (row) samples.push(row);
+      await sleep(500);
     }
   })();
   return async () => {
     running = false;
     await loop;
-    await close();
-    const mean = (values: number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0);
-    return {
-      samples: samples.length,
-      meanLockWaits: mean(samples.map((s) => s.lockWaits)),
-      maxLockWaits: Math.max(0, ...samples.map((s) => s.lockWaits)),
-      meanActive: mean(samples.map((s) => s.active)),
-      /** In a transaction or statement, waiting for its Node process to send the next statement. */
-      meanClientWaits: mean(samples.map((s) => s.clientWaits)),
-      meanWalWaits: mean(samples.map((s) => s.walWaits)),
-    };
+    const mean = (key: string) => samples.reduce((sum, s) => sum + (s[key] ?? 0), 0) / Math.max(1, samples.length);
+    const keys = ["lockWaits", "active", "clientWaits", "walWaits"];
+    const means = Object.fromEntries(keys.map((key) => [`mean${key[0]!.toUpperCase()}${key.slice(1)}`, mean(key)]));
+    return { samples: samples.length, ...means, maxLockWaits: Math.max(0, ...samples.map((s) => s.lockWaits ?? 0)) };
   };
-}
-
-async function verifyIntegrity(databaseUrl: string, storageRoot: string) {
-  let stdout = "";
-  const child = startChild(
-    "verify-integrity",
-    [join(REPO_ROOT, "apps/storage/src/cli/verify-integrity.ts"), "--check-hashes", "--json"],
-    childEnv({ DATABASE_URL: databaseUrl, NAS_WORKSPACE_PATH: storageRoot }),
-    {
-      cwd: join(REPO_ROOT, "apps/storage"),
-      onStdout: (data) => {
-        stdout += data.toString("utf8");
-      },
-    },
-  );
-  const startedAt = performance.now();
-  const code = await withTimeout(child.closed, VERIFY_TIMEOUT_MS, "verify-integrity").finally(child.stop);
-  const ms = performance.now() - startedAt;
-  const start = stdout.indexOf("{");
-  if (start < 0) throw new Error(`verify-integrity printed no report (exit ${code}): ${child.outputTail()}`);
-  const report = JSON.parse(stdout.slice(start)) as IntegrityReport;
-  return { code, ms, report };
 }
 
 async function main(): Promise<void> {
@@ -194,7 +118,7 @@ async function main(): Promise<void> {
   const workDir = await workFolder("depot-bench-load-");
   const disk = await statfs(workDir);
   // Never fill the disk: the byte budget stays well within what is free.
-  const budgetBytes = Math.min(opts.budgetBytes, Math.max(0, disk.bavail * disk.bsize - 10 * GiB) / 2);
+  const budgetBytes = Math.min(opts["budget-gib"] * GiB, Math.max(0, disk.bavail * disk.bsize - 10 * GiB) / 2);
   const concurrent = opts.workers * opts.concurrency;
   console.log(`${concurrent} concurrent uploads through the web for ${opts.seconds} s`);
 
@@ -228,14 +152,13 @@ async function main(): Promise<void> {
     Array.from({ length: opts.workers }, (_, worker) =>
       runClient(`load worker ${worker}`, {
         target: web,
-        bytes: TUS_PAUSE_BYTES,
+        bytes: KiB,
         concurrency: opts.concurrency,
         mix: {
           sizes: sequence(0x5eed + worker),
           startAt,
           stopAt,
           budgetBytes: Math.floor(budgetBytes / opts.workers),
-          tusPauses: worker < 4 ? 1 : 0,
           // Each worker's files differ from the others'.
           offset: worker * 4099 * KiB,
         },
@@ -254,44 +177,36 @@ async function main(): Promise<void> {
     .filter((u) => u.bytes === KiB)
     .map((u) => u.ms)
     .sort((a, b) => a - b);
-  const paused = uploads.filter((u) => u.route === "tus");
-  const tus = {
-    attempted: paused.length,
-    resumed: paused.filter((u) => u.resumedFrom !== undefined).length,
-    completed: paused.filter(stored).length,
-    retries: paused.reduce((total, u) => total + (u.retries ?? 0), 0),
-    refusals: [...new Set(paused.flatMap((u) => u.refusals ?? []))],
-  };
   const bySize = Object.fromEntries(
     MIX.map(({ bytes: size }) => {
-      const web = uploads.filter((u) => u.route === "web" && u.bytes === size);
+      const web = uploads.filter((u) => u.bytes === size);
       return [sizeLabel(size), { completed: web.filter(stored).length, failed: web.filter((u) => !stored(u)).length }];
     }),
   );
-  const failures = uploads
-    .filter((u) => !stored(u))
-    .map(({ route, bytes, status, error }) => ({ route, bytes, status, error }));
+  const failures = uploads.filter((u) => !stored(u)).map(({ bytes, status, error }) => ({ bytes, status, error }));
   for (const failure of failures.slice(0, 10)) console.log(`   failed: ${JSON.stringify(failure)}`);
 
   console.log("verify-integrity --check-hashes …");
-  const integrity = await verifyIntegrity(stack.databaseUrl, stack.storageRoot);
-  const idle = { label: "p50 of sequential 1 KiB uploads, idle", value: idleP50 };
-  const before = (name: string, value: number) => ({ label: `${name} before the load`, value: value / MB });
+  const integrity = await runJson<{ checkedFiles: number; problems: { kind: string; key: string }[]; ok: boolean }>(
+    "verify-integrity",
+    [join(REPO_ROOT, "apps/storage/src/cli/verify-integrity.ts"), "--check-hashes", "--json"],
+    { DATABASE_URL: stack.databaseUrl, NAS_WORKSPACE_PATH: stack.storageRoot },
+    VERIFY_TIMEOUT_MS,
+    join(REPO_ROOT, "apps/storage"),
+  );
+  const idle: [string, number] = ["p50 of sequential 1 KiB uploads, idle", idleP50];
+  const before = (name: string, value: number): [string, number] => [`${name} before the load`, value / MB];
   await writeResult(
     "load",
     [
       figure("load.completed", "uploads completed", "count", done.length),
       figure("load.failed", "uploads failed", "count", failures.length),
-      figure("load.aggregate", `${concurrent} concurrent mixed uploads, aggregate`, "MB/s", aggregate, {
-        label: `one ${sizeLabel(IDLE_LARGE_BYTES)} upload alone on the same stack`,
-        value: idleLargeRate,
-      }),
+      figure("load.aggregate", `${concurrent} concurrent mixed uploads, aggregate`, "MB/s", aggregate, [
+        `one ${sizeLabel(IDLE_LARGE_BYTES)} upload alone on the same stack`,
+        idleLargeRate,
+      ]),
       figure("load.small.p50", "1 KiB upload p50 under load", "ms", percentile(small, 50), idle),
       figure("load.small.p95", "1 KiB upload p95 under load", "ms", percentile(small, 95), idle),
-      figure("load.tus.completed", "tus uploads dropped mid-PATCH, resumed and completed", "count", tus.completed, {
-        label: "started",
-        value: tus.attempted,
-      }),
       figure("load.rss.web", "web peak RSS after the load", "MB", rss.web / MB, before("web", rssBefore.web)),
       figure(
         "load.rss.storage",
@@ -300,10 +215,10 @@ async function main(): Promise<void> {
         rss.storage / MB,
         before("storage", rssBefore.storage),
       ),
-      figure("load.integrity", "verify-integrity --check-hashes: problems", "count", integrity.report.problems.length, {
-        label: "files checked",
-        value: integrity.report.checkedFiles,
-      }),
+      figure("load.integrity", "verify-integrity --check-hashes: problems", "count", integrity.json.problems.length, [
+        "files checked",
+        integrity.json.checkedFiles,
+      ]),
     ],
     {
       concurrent,
@@ -313,18 +228,17 @@ async function main(): Promise<void> {
       bytesCompleted: bytes,
       elapsedMs,
       smallUploads: small.length,
-      tus,
       database,
       integrity: {
-        ...integrity.report,
-        problems: integrity.report.problems.slice(0, 20),
+        ...integrity.json,
+        problems: integrity.json.problems.slice(0, 20),
         exitCode: integrity.code,
         ms: integrity.ms,
       },
     },
     { ...opts, budgetBytes },
   );
-  if (!integrity.report.ok || integrity.code !== 0) throw new Error("verify-integrity found problems");
+  if (!integrity.json.ok || integrity.code !== 0) throw new Error("verify-integrity found problems");
 }
 
 runBenchmark("load benchmark", main);

@@ -6,7 +6,7 @@
  */
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type BenchResult, figureTable, fixed, GiB, RESULTS_DIR, runBenchmark, startChild, withTimeout } from "./lib";
+import { type BenchResult, type Figure, fixed, GiB, RESULTS_DIR, runBenchmark, startChild, withTimeout } from "./lib";
 
 const BENCHMARKS = ["storage", "web", "tus", "load"];
 const BENCH_TIMEOUT_MS = 45 * 60_000;
@@ -22,6 +22,24 @@ async function runScript(name: string, args: string[]): Promise<void> {
   if (outcome !== 0) throw new Error(`bench/${name}.ts exited with ${outcome}: ${child.outputTail()}`);
 }
 
+/** A benchmark's figures as a Markdown table. */
+function table(figures: Figure[]): string {
+  const n = (v: number | null | undefined, unit = "") =>
+    v === null || v === undefined ? "-" : fixed(v, unit === "ms" || unit === "s" || Math.abs(v) < 10 ? 2 : 0);
+  const row = (f: Figure) => [
+    f.figure,
+    `${n(f.value, f.unit)} ${f.unit}`,
+    f.baseline ? `${n(f.baseline.value, f.unit)} ${f.unit}: ${f.baseline.label}` : "",
+    n(f.ratio),
+    f.goal ? `${f.goal}: ${f.met ? "met" : "**not met**"}` : "",
+  ];
+  return [
+    "| figure | Depot | baseline (same run) | ratio | goal |",
+    "| --- | ---: | --- | ---: | --- |",
+    ...figures.map((f) => `| ${row(f).join(" | ")} |`),
+  ].join("\n");
+}
+
 function section(result: BenchResult): string {
   const m = result.machine;
   const load = (l: number[]) => l.map((v) => fixed(v, 1)).join(" / ");
@@ -32,7 +50,7 @@ function section(result: BenchResult): string {
       `${load(m.load)} at the start, ${load(m.loadAtEnd)} at the end` +
       (result.options ? `; options ${JSON.stringify(result.options)}` : ""),
     "",
-    figureTable(result.figures),
+    table(result.figures),
   ].join("\n");
 }
 

@@ -130,11 +130,8 @@ async function s3Pair(databaseUrl: string, chunk: Buffer) {
       "1 GiB to an S3 disk (RGW) through the storage service",
       "MB/s",
       best(ms.service),
-      {
-        label,
-        value: best(ms.direct),
-      },
-      { on: "ratio", op: ">=", target: 0.9 },
+      [label, best(ms.direct)],
+      "ratio >= 0.9",
     ),
     details: {
       s3PartBytes: S3_UPLOAD_PART_BYTES,
@@ -182,14 +179,14 @@ async function main(): Promise<void> {
   const figures: Figure[] = [
     figure("storage.write", "raw write + fsync, 1 GiB, 8 MiB writes", "MB/s", writeRate),
     figure("storage.sha256", "sha256 in memory, 1 GiB", "MB/s", shaRate),
-    figure("storage.upload", "1 GiB straight to the storage service (local disk)", "MB/s", plain.rate, {
-      label: "min(raw write + fsync, sha256)",
-      value: Math.min(writeRate, shaRate),
-    }),
-    figure("storage.rss", "service peak RSS, 2 GiB upload", "MB", large.peakRss / MB, {
-      label: "the same for 256 MiB",
-      value: small.peakRss / MB,
-    }),
+    figure("storage.upload", "1 GiB straight to the storage service (local disk)", "MB/s", plain.rate, [
+      "min(raw write + fsync, sha256)",
+      Math.min(writeRate, shaRate),
+    ]),
+    figure("storage.rss", "service peak RSS, 2 GiB upload", "MB", large.peakRss / MB, [
+      "the same for 256 MiB",
+      small.peakRss / MB,
+    ]),
     s3.figure,
   ];
   await writeResult("storage", figures, s3.details);

@@ -86,26 +86,26 @@ async function main(): Promise<void> {
     `${succeeded}/${CONCURRENT_UPLOADS} stored`,
   );
 
-  const rss256 = { label: "the same for one 256 MiB upload", value: peakRss[0]! / MB };
+  const rss256: [string, number] = ["the same for one 256 MiB upload", peakRss[0]! / MB];
   await writeResult(
     "web",
     [
-      figure("web.upload", "1 GiB through the web, multipart", "MB/s", viaWeb.rate, {
-        label: "the same straight to storage",
-        value: direct.rate,
-      }),
+      figure("web.upload", "1 GiB through the web, multipart", "MB/s", viaWeb.rate, [
+        "the same straight to storage",
+        direct.rate,
+      ]),
       figure("web.rss", "web peak RSS, 2 GiB upload, fresh process", "MB", peakRss[1]! / MB, rss256),
       figure(
         "web.concurrent",
         `${CONCURRENT_UPLOADS} concurrent ${sizeLabel(CONCURRENT_UPLOAD_BYTES)} uploads through the web, aggregate`,
         "MB/s",
         concurrentRate,
-        { label: "one 1 GiB upload through the web", value: viaWeb.rate },
+        ["one 1 GiB upload through the web", viaWeb.rate],
       ),
-      figure("web.concurrent.stored", "of which stored with a matching sha256", "count", succeeded, {
-        label: "uploads",
-        value: CONCURRENT_UPLOADS,
-      }),
+      figure("web.concurrent.stored", "of which stored with a matching sha256", "count", succeeded, [
+        "uploads",
+        CONCURRENT_UPLOADS,
+      ]),
       figure(
         "web.concurrent.rss",
         `web peak RSS, ${CONCURRENT_UPLOADS} concurrent uploads`,

@@ -36,15 +36,14 @@ import {
 } from "@depot/db";
 import { createTestDatabase } from "@depot/db/testing";
 import {
-  childPids,
   figure,
   fixed,
   MiB,
   percentile,
   REPO_ROOT,
-  rssBytes,
   runBenchmark,
   runJson,
+  serverRss,
   workFolder,
   writeResult,
 } from "./lib";
@@ -314,20 +313,13 @@ async function busiestFile(stack: DepotStack, built: Built): Promise<string> {
   }
 }
 
-async function webRss(stack: DepotStack): Promise<number> {
-  const pid = stack.webPid();
-  let total = await rssBytes(pid);
-  for (const child of await childPids(pid)) total += await rssBytes(child).catch(() => 0);
-  return total;
-}
-
 async function measureExport(stack: DepotStack) {
   await stack.restartWeb();
   await timedGet(stack, "/api/audit?pageSize=1", stack.cookie);
-  const before = await webRss(stack);
+  const before = await serverRss(stack.webPid(), "VmRSS");
   let peak = before;
   const sampler = setInterval(() => {
-    void webRss(stack).then(
+    void serverRss(stack.webPid(), "VmRSS").then(
       (rss) => {
         peak = Math.max(peak, rss);
       },
@@ -348,7 +340,7 @@ async function measureExport(stack: DepotStack) {
     clearInterval(sampler);
   }
   const ms = performance.now() - t;
-  peak = Math.max(peak, await webRss(stack));
+  peak = Math.max(peak, await serverRss(stack.webPid(), "VmRSS"));
   const rows = lines - 1;
   return { rows, bytes, ms, rowsPerS: rows / (ms / 1000), rssBefore: before, rssPeak: peak, growth: peak - before };
 }

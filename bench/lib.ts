@@ -260,10 +260,15 @@ async function statusField(pid: number, field: "VmHWM" | "VmRSS"): Promise<numbe
   if (!match?.[1]) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(match[1]) * 1024;
 }
-/** The process's peak resident set so far (VmHWM). */
-export const peakRssBytes = (pid: number) => statusField(pid, "VmHWM");
-/** The process's resident set now (VmRSS). */
-export const rssBytes = (pid: number) => statusField(pid, "VmRSS");
+/** A server's peak resident set so far (VmHWM) or now (VmRSS), with its child processes' (Next.js may start some). */
+export async function serverRss(pid: number, field: "VmHWM" | "VmRSS" = "VmHWM"): Promise<number> {
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
+  const sizes = children
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((child) => statusField(Number(child), field).catch(() => 0));
+  return (await statusField(pid, field)) + (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
+}
 
 /** CPU time (user + system) the process has used so far, in seconds; clock ticks are 100 Hz on Linux. */
 export async function cpuSeconds(pid: number): Promise<number> {
@@ -286,12 +291,6 @@ export async function withCpu<T>(pids: Record<string, number | null>, work: () =
     Object.entries(after).map(([n, s]) => [n, s - (before[n] ?? 0)]),
   );
   return { result, cpu };
-}
-
-/** Child processes of `pid` (Next.js may start workers): their peak RSS belongs to the server too. */
-export async function childPids(pid: number): Promise<number[]> {
-  const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
-  return text.split(/\s+/).filter(Boolean).map(Number);
 }
 
 export const percentile = (sorted: number[], p: number): number | null =>

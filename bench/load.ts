@@ -21,11 +21,11 @@ import {
   MiB,
   mbPerSecond,
   onCleanup,
-  peakRssBytes,
   percentile,
   REPO_ROOT,
   runBenchmark,
   runJson,
+  serverRss,
   sizeLabel,
   stored,
   workFolder,
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     50,
   )!;
   const idleLargeRate = mbPerSecond(IDLE_LARGE_BYTES, idleLarge.ms);
-  const rssBefore = { web: await peakRssBytes(stack.webPid()), storage: await peakRssBytes(stack.storagePid()) };
+  const rssBefore = { web: await serverRss(stack.webPid()), storage: await serverRss(stack.storagePid()) };
 
   const startAt = Date.now() + WORKER_PREPARE_MS;
   const stopAt = startAt + opts.seconds * 1000;
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     ),
   );
   const database = await stopSampling();
-  const rss = { web: await peakRssBytes(stack.webPid()), storage: await peakRssBytes(stack.storagePid()) };
+  const rss = { web: await serverRss(stack.webPid()), storage: await serverRss(stack.storagePid()) };
 
   const uploads = results.flatMap((r) => r.uploads);
   const done = uploads.filter(stored);

@@ -146,15 +146,7 @@ export async function startDepot(
   };
   let web = await startWeb();
 
-  const res = await fetch(`${webUrl}/api/session`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(ADMIN),
-  });
-  await res.arrayBuffer();
-  if (res.status !== 200) throw new Error(`sign-in failed with ${res.status}`);
-  const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-  if (!cookie.includes("=")) throw new Error("sign-in set no session cookie");
+  const cookie = await signIn(webUrl, ADMIN);
 
   const stack: DepotStack = {
     webUrl,
@@ -173,6 +165,19 @@ export async function startDepot(
     },
   };
   return stack;
+}
+
+/** Signs in through the web; returns the session cookie as `name=value`. */
+export async function signIn(webUrl: string, credentials: { email: string; password: string }): Promise<string> {
+  const res = await fetch(`${webUrl}/api/session`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(credentials),
+  });
+  await res.arrayBuffer();
+  const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+  if (res.status !== 200 || !cookie.includes("=")) throw new Error(`sign-in of ${credentials.email}: ${res.status}`);
+  return cookie;
 }
 
 /** Removes an uploaded file through the web API (object and all), so the next measurement starts on free disk. */

@@ -26,10 +26,10 @@ import {
   MiB,
   mbPerSecond,
   onCleanup,
-  peakRssBytes,
   provisionDatabase,
   report,
   runBenchmark,
+  serverRss,
   sizeLabel,
   withCpu,
   workFolder,
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
       "upload",
       await clientRunner({ BENCH_API_KEY: service.apiKey })("plain", { target, bytes }),
     );
-    const peakRss = await peakRssBytes(service.pid);
+    const peakRss = await serverRss(service.pid);
     await service.stop();
     await rm(diskDir, { recursive: true, force: true });
     report(`upload to the service (${sizeLabel(bytes)})`, bytes, result.ms, `peak RSS ${(peakRss / MB).toFixed(0)} MB`);

@@ -47,7 +47,7 @@ import {
   workFolder,
   writeResult,
 } from "./lib";
-import { type DepotStack, startDepot } from "./stack";
+import { type DepotStack, signIn, startDepot } from "./stack";
 
 const { values: args } = parseArgs({
   options: {
@@ -230,17 +230,6 @@ interface Latency {
   max: number;
 }
 
-async function signIn(stack: DepotStack, email: string, password: string): Promise<string> {
-  const res = await fetch(`${stack.webUrl}/api/session`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password }),
-  });
-  await res.arrayBuffer();
-  if (res.status !== 200) throw new Error(`sign-in of ${email} answered ${res.status}`);
-  return (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-}
-
 async function timedGet(stack: DepotStack, path: string, cookie: string): Promise<number> {
   const t = performance.now();
   const res = await fetch(`${stack.webUrl}${path}`, { headers: { cookie }, redirect: "manual" });
@@ -251,36 +240,26 @@ async function timedGet(stack: DepotStack, path: string, cookie: string): Promis
 }
 
 async function measureLatencies(stack: DepotStack, built: Built): Promise<Latency[]> {
-  const memberCookie = await signIn(stack, built.memberEmail, USER_PASSWORD);
+  const memberCookie = await signIn(stack.webUrl, { email: built.memberEmail, password: USER_PASSWORD });
   const busyFile = await busiestFile(stack, built);
   const cohort = built.cohortIds[3] ?? "";
   const user = built.userIds[42] ?? "";
   const from = new Date(built.start + SPAN_MS * 0.4);
   const to = new Date(from.getTime() + 30 * 86_400_000);
   const day = (d: Date) => d.toISOString().slice(0, 10);
-  const admin = stack.cookie;
-  const endpoints: { name: string; path: string; cookie: string; as: string }[] = [
-    { name: "/dashboard", path: "/dashboard", cookie: admin, as: "administrator" },
-    { name: "/files, first page", path: "/files", cookie: admin, as: "administrator" },
-    {
-      name: "/files, filtered (cohort, kind)",
-      path: `/files?cohortId=${cohort}&kind=submission`,
-      cookie: admin,
-      as: "administrator",
-    },
-    { name: "/files, page 500", path: "/files?page=500", cookie: admin, as: "administrator" },
+  const admin = (name: string, path: string) => ({ name, path, cookie: stack.cookie, as: "administrator" });
+  const endpoints = [
+    admin("/dashboard", "/dashboard"),
+    admin("/files, first page", "/files"),
+    admin("/files, filtered (cohort, kind)", `/files?cohortId=${cohort}&kind=submission`),
+    admin("/files, page 500", "/files?page=500"),
     { name: "/files, first page", path: "/files", cookie: memberCookie, as: "member of 2 cohorts" },
-    { name: "/audit, first page", path: "/audit", cookie: admin, as: "administrator" },
-    { name: "/audit, by file", path: `/audit?fileId=${busyFile}`, cookie: admin, as: "administrator" },
-    { name: "/audit, by user", path: `/audit?userId=${user}`, cookie: admin, as: "administrator" },
-    {
-      name: "/audit, by date range (30 days)",
-      path: `/audit?from=${day(from)}&to=${day(to)}`,
-      cookie: admin,
-      as: "administrator",
-    },
-    { name: "/api/files", path: "/api/files", cookie: admin, as: "administrator" },
-    { name: "/api/audit", path: "/api/audit", cookie: admin, as: "administrator" },
+    admin("/audit, first page", "/audit"),
+    admin("/audit, by file", `/audit?fileId=${busyFile}`),
+    admin("/audit, by user", `/audit?userId=${user}`),
+    admin("/audit, by date range (30 days)", `/audit?from=${day(from)}&to=${day(to)}`),
+    admin("/api/files", "/api/files"),
+    admin("/api/audit", "/api/audit"),
   ];
   for (const e of endpoints) for (let i = 0; i < 3; i++) await timedGet(stack, e.path, e.cookie);
   const samples = endpoints.map(() => [] as number[]);

@@ -35,6 +35,7 @@ import {
   users,
 } from "@depot/db";
 import { createTestDatabase } from "@depot/db/testing";
+import { signIn } from "../scripts/stack";
 import {
   figure,
   fixed,
@@ -47,7 +48,7 @@ import {
   workFolder,
   writeResult,
 } from "./lib";
-import { type DepotStack, signIn, startDepot } from "./stack";
+import { type DepotStack, startDepot } from "./stack";
 
 const { values: args } = parseArgs({
   options: {

@@ -1,18 +1,17 @@
 /**
- * Depot for the benchmarks: a fresh database, the storage service and the web app as two real processes on free
- * loopback ports, a signed-in session and a cohort. Like e2e/faults/harness.ts, but every piece registers its
- * cleanup the moment it exists (a failed or interrupted start leaves nothing behind) and the web process can be
- * replaced by a fresh one, so that its peak RSS belongs to one measurement.
+ * Depot for the benchmarks, from the one stack starter: a fresh database, the storage service and a private copy of
+ * the built web app as two real processes on loopback ports, a signed-in session and a cohort. The web process can
+ * be replaced by a fresh one, so that its peak RSS belongs to one measurement.
  */
 import { randomBytes } from "node:crypto";
 import { cp, lstat, mkdir, readdir, readFile, readlink, rm, symlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createDb, ensureCohort, seed } from "@depot/db";
-import { storageIsHealthy, storageProcessEnv, webIsUp, webProcessEnv } from "../scripts/stack";
-import { type Child, childEnv, freePort, GiB, provisionDatabase, REPO_ROOT, startChild, waitUntil } from "./lib";
+import { createDb, ensureCohort } from "@depot/db";
+import { ADMIN, signIn, startStack, storageIsHealthy } from "../scripts/stack";
+import { childEnv, freePort, GiB, onCleanup, REPO_ROOT, startChild, waitUntil } from "./lib";
 
-export const ADMIN = { email: "ewestlund@jhu.edu", password: "admin123" };
+export { ADMIN };
 
 const WEB_APP = join(REPO_ROOT, "apps/web");
 /** What the production web server reads at run time besides its build; the rest of .next is build-time only. */
@@ -95,89 +94,46 @@ export async function startDepot(
     ports?: { web: number; storage: number; embeddedPostgres: number };
   } = {},
 ) {
-  const webDir = await snapshotWebApp(workDir);
-  const databaseUrl = await provisionDatabase(workDir, { embeddedPort: options.ports?.embeddedPostgres });
-  const connection = createDb(databaseUrl, { max: 2 });
+  const webAppDir = await snapshotWebApp(workDir);
+  const stack = await startStack({
+    dataDir: join(workDir, "depot"),
+    database: "fresh",
+    storageRoot: join(workDir, "storage"),
+    ports: options.ports && {
+      web: options.ports.web,
+      storage: options.ports.storage,
+      postgres: options.ports.embeddedPostgres,
+    },
+    baseEnv: childEnv({}),
+    storageEnv: { CLEANUP_INTERVAL_MINUTES: "0", DEPOT_LOG: "silent", ...options.storageEnv },
+    webEnv: options.webEnv,
+    webAppDir,
+    publicHost: "127.0.0.1",
+    log: () => {},
+  });
+  onCleanup("Depot", () => stack.stop());
+  const connection = createDb(stack.databaseUrl, { max: 2 });
   let cohortId: string;
   try {
-    await seed(connection.db);
     cohortId = (await ensureCohort(connection.db, { name: "Benchmark cohort" })).cohort.id;
   } finally {
     await connection.close();
   }
-
-  const storageRoot = join(workDir, "storage");
-  await mkdir(storageRoot);
-  const apiKey = randomBytes(24).toString("hex");
-  const authSecret = randomBytes(32).toString("hex");
-  const storagePort = options.ports?.storage ?? (await freePort());
-  const webPort = options.ports?.web ?? (await freePort());
-  const servicesUrl = `http://127.0.0.1:${storagePort}`;
-  const webUrl = `http://127.0.0.1:${webPort}`;
-
-  const storage = startChild(
-    "storage service",
-    [join(REPO_ROOT, "apps/storage/src/main.ts")],
-    childEnv({
-      ...storageProcessEnv({ port: storagePort, apiKey, databaseUrl, storageRoot }),
-      CLEANUP_INTERVAL_MINUTES: "0",
-      DEPOT_LOG: "silent",
-      ...options.storageEnv,
-    }),
-    { cwd: join(REPO_ROOT, "apps/storage") },
-  );
-  await waitUntil("the storage service", storage, storageIsHealthy(servicesUrl, apiKey));
-
-  let generation = 0;
-  const startWeb = async (): Promise<Child> => {
-    generation++;
-    const child = startChild(
-      `web app (${generation})`,
-      [join(webDir, "server.ts")],
-      childEnv({
-        ...webProcessEnv({ port: webPort, servicesUrl, apiKey, databaseUrl, authSecret, publicUrl: webUrl }),
-        NEXT_TELEMETRY_DISABLED: "1",
-        ...options.webEnv,
-      }),
-      { cwd: webDir },
-    );
-    await waitUntil("the web app", child, webIsUp(webUrl));
-    return child;
-  };
-  let web = await startWeb();
-
-  const cookie = await signIn(webUrl, ADMIN);
-
-  const stack: DepotStack = {
-    webUrl,
-    servicesUrl,
-    databaseUrl,
-    storageRoot,
-    apiKey,
+  const [storage, web] = [stack.storage[0]!, stack.web[0]!];
+  const depot: DepotStack = {
+    webUrl: stack.webUrl,
+    servicesUrl: stack.servicesUrl,
+    databaseUrl: stack.databaseUrl,
+    storageRoot: stack.storageRoot ?? "",
+    apiKey: stack.apiKey,
     cohortId,
-    cookie,
-    storagePid: () => storage.pid,
+    cookie: await signIn(stack.webUrl, ADMIN),
+    storagePid: () => storage.pid() ?? 0,
     outputTails: () => ({ storage: storage.outputTail(), web: web.outputTail() }),
-    webPid: () => web.pid,
-    restartWeb: async () => {
-      await web.stop();
-      web = await startWeb();
-    },
+    webPid: () => web.pid() ?? 0,
+    restartWeb: () => web.restart(),
   };
-  return stack;
-}
-
-/** Signs in through the web; returns the session cookie as `name=value`. */
-export async function signIn(webUrl: string, credentials: { email: string; password: string }): Promise<string> {
-  const res = await fetch(`${webUrl}/api/session`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(credentials),
-  });
-  await res.arrayBuffer();
-  const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-  if (res.status !== 200 || !cookie.includes("=")) throw new Error(`sign-in of ${credentials.email}: ${res.status}`);
-  return cookie;
+  return depot;
 }
 
 /** Removes an uploaded file through the web API (object and all), so the next measurement starts on free disk. */
@@ -209,7 +165,11 @@ export async function startStorage(label: string, databaseUrl: string, env: Reco
     label,
     [join(REPO_ROOT, "apps/storage/src/main.ts")],
     childEnv({
-      ...storageProcessEnv({ port, apiKey, databaseUrl }),
+      SERVER_ROLE: "services",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      INTERNAL_API_KEY: apiKey,
+      DATABASE_URL: databaseUrl,
       MAX_UPLOAD_BYTES: String(4 * GiB),
       CLEANUP_INTERVAL_MINUTES: "0",
       DEPOT_LOG: "silent",

@@ -20,6 +20,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { ensureDebianPackages } from "./debian";
 
 const run = promisify(execFile);
 
@@ -75,41 +76,14 @@ export function portBaseFromEnv(): number {
   return value;
 }
 
-async function missingBinaries(): Promise<string[]> {
-  const missing: string[] = [];
-  for (const bin of BINARIES) {
-    await run("sh", ["-c", `command -v ${bin}`]).catch(() => missing.push(bin));
-  }
-  return missing;
-}
-
 /** Installs Ceph's Debian packages when a binary is missing; a clear error naming them where it cannot. */
-export async function ensureCephInstalled(log: (line: string) => void = console.log): Promise<void> {
-  const missing = await missingBinaries();
-  if (missing.length === 0) return;
-  const command = `apt-get install --no-install-recommends ${CEPH_PACKAGES.join(" ")}`;
-  const canInstall = process.getuid?.() === 0 && existsSync("/usr/bin/apt-get");
-  if (!canInstall) {
-    throw new Error(
-      `Ceph's RADOS Gateway is needed for the S3 tests, and ${missing.join(", ")} is missing. ` +
-        `Install the Debian packages ${CEPH_PACKAGES.join(", ")} (as root: ${command}).`,
-    );
-  }
-  log(`[rgw] installing ${CEPH_PACKAGES.join(" ")} (missing: ${missing.join(", ")})`);
-  try {
-    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    await run("apt-get", ["update", "-qq"], { env, maxBuffer: 64 * 1024 * 1024 });
-    await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...CEPH_PACKAGES], {
-      env,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (error) {
-    const detail = (error as { stderr?: string }).stderr?.trim().split("\n").slice(-3).join(" ") ?? "";
-    throw new Error(`installing ${CEPH_PACKAGES.join(", ")} failed (${command}): ${detail}`);
-  }
-  const still = await missingBinaries();
-  if (still.length > 0) throw new Error(`after installing ${CEPH_PACKAGES.join(", ")}, still missing: ${still}`);
-}
+export const ensureCephInstalled = (log: (line: string) => void = console.log) =>
+  ensureDebianPackages({
+    purpose: "Ceph's RADOS Gateway (the S3 tests)",
+    packages: CEPH_PACKAGES,
+    binaries: BINARIES,
+    log,
+  });
 
 function config(dir: string, fsid: string, portBase: number, memstoreBytes: number): string {
   return `[global]

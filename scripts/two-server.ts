@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { HEADER } from "@depot/contract";
 import { countEntries, descendants, diskUsage, observe, survivors } from "./observe";
 import { type RunningStack, repoRoot, startStack } from "./stack";
 
@@ -133,29 +134,19 @@ function makeFolders(dataDir: string | undefined): Folders {
 }
 
 async function start(options: Options, folders: Folders, log: (line: string) => void): Promise<RunningStack> {
-  // startStack reads the disk root from the environment when it spawns the storage service; restore it
-  // afterwards so the test suites run later see the environment they were given.
-  const previous = process.env.NAS_WORKSPACE_PATH;
-  if (!process.env.STORAGE_CONFIG) process.env.NAS_WORKSPACE_PATH = join(folders.services, "disk");
-  try {
-    return await startStack({
-      mode: "start",
-      webPort: options.webPort,
-      servicesPort: options.servicesPort,
-      dataDir: folders.data,
-      webWorkDir: folders.web,
-      servicesWorkDir: folders.services,
-      log,
-    });
-  } finally {
-    if (previous === undefined) delete process.env.NAS_WORKSPACE_PATH;
-    else process.env.NAS_WORKSPACE_PATH = previous;
-  }
+  return startStack({
+    ports: { web: options.webPort, storage: options.servicesPort },
+    dataDir: folders.data,
+    storageRoot: join(folders.services, "disk"),
+    webWorkDir: folders.web,
+    storageWorkDir: folders.services,
+    log,
+  });
 }
 
 function readyReport(stack: RunningStack, folders: Folders, postmasterPid: number | undefined) {
-  const web = stack.processes.web.pid!;
-  const storage = stack.processes.storage.pid!;
+  const web = stack.web[0]?.pid() ?? 0;
+  const storage = stack.storage[0]?.pid() ?? 0;
   const [seenWeb, seenStorage] = [observe(web), observe(storage)];
   const disk = stack.storageRoot ? diskUsage(stack.storageRoot) : undefined;
   return {
@@ -214,7 +205,7 @@ Depot is running as two servers.
 async function healthy(stack: RunningStack): Promise<boolean> {
   try {
     const storage = await fetch(`${stack.servicesUrl}/internal/storage/health`, {
-      headers: { "x-api-key": stack.apiKey },
+      headers: { [HEADER.apiKey]: stack.apiKey },
     });
     const web = await fetch(`${stack.webUrl}/login`);
     return storage.status === 200 && web.status === 200;
@@ -271,8 +262,8 @@ async function stopAndCheck(
   ours: Set<number>,
   suiteProcesses: number[],
 ) {
-  const { web, storage } = stack.processes;
-  const tracked = [web.pid!, storage.pid!, ...descendants(web.pid!), ...descendants(storage.pid!), ...suiteProcesses];
+  const servers = [...stack.web, ...stack.storage].flatMap((p) => p.pid() ?? []);
+  const tracked = [...servers, ...servers.flatMap((pid) => descendants(pid)), ...suiteProcesses];
   if (postmasterPid) tracked.push(postmasterPid, ...descendants(postmasterPid));
   // A PostgreSQL that already exited (e.g. on a terminal's Ctrl-C, which reaches the whole process group)
   // never reports its exit again, so stop() may wait forever: give it a deadline, then look for survivors.
@@ -291,8 +282,7 @@ interface Outcome {
 
 /** Without --run-tests: up until a stop signal; a server that exits on its own is a problem. */
 async function untilStopped(stack: RunningStack, stopRequested: Promise<void>): Promise<Outcome> {
-  const died = stack.exited.then(({ name, code }) => {
-    const signal = (name === "web" ? stack.processes.web : stack.processes.storage).signalCode;
+  const died = stack.exited.then(({ name, code, signal }) => {
     return `the ${name} server exited on its own (${code === null ? `signal ${signal}` : `code ${code}`})`;
   });
   const reason = await Promise.race([stopRequested.then(() => undefined), died]);

@@ -1,11 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
-import { closeGracefullyAfterEarlyAnswers, closeIdleConnections, createApiKeyCheck, DepotError } from "@depot/contract";
+import { createApiKeyCheck, DepotError } from "@depot/contract";
+import { closeGracefullyAfterEarlyAnswers, closeIdleConnections } from "@depot/contract/connection";
+import { releaseVersion, startHeartbeat } from "@depot/db";
 import { instrumentServer, sendMetrics, startProcessMetrics } from "@depot/telemetry";
 import next from "next";
 import { clientAddress } from "./lib/client-address";
+import { db } from "./lib/db";
 import { EnvError, getEnv } from "./lib/env";
+import { webHealth } from "./lib/health";
 import { logger } from "./lib/log";
 import { refuseBeforeNext } from "./lib/methods";
 import { isUploadRequest, WEB_ROUTES } from "./lib/metrics";
@@ -43,6 +49,20 @@ const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAli
     res.writeHead(error.status, { "content-type": "application/json" });
     return void res.end(JSON.stringify(error.toBody()));
   }
+  // The web's health with every replica's heartbeat, behind the same key as the scrape.
+  if (req.url === "/health") {
+    if (req.method === "GET" && isScrapeAuthorized(req)) {
+      return void webHealth(db()).then((health) => {
+        res.writeHead(health.status === "ok" ? 200 : 503, { "content-type": "application/json" });
+        res.end(JSON.stringify(health));
+      });
+    }
+    const error = isScrapeAuthorized(req)
+      ? new DepotError("bad_request", "health answers GET only")
+      : new DepotError("unauthorized", "health needs the internal API key");
+    res.writeHead(error.status, { "content-type": "application/json" });
+    return void res.end(JSON.stringify(error.toBody()));
+  }
   // The address comes from the socket, or from X-Forwarded-For only behind a proxy named in TRUSTED_PROXIES:
   // a client cannot choose what the audit trail records.
   const forwardedFor = req.headers["x-forwarded-for"];
@@ -72,12 +92,31 @@ const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAli
 instrumentServer(server, { routes: WEB_ROUTES, isUpload: isUploadRequest });
 closeIdleConnections(server, env.idleTimeoutMs);
 closeGracefullyAfterEarlyAnswers(server);
+// This web server's heartbeat in service_replicas (role "web"), beside the storage replicas', every 10 s.
+let stopHeartbeat = async () => {};
 server.listen(env.port, env.host, () => {
+  const { port } = server.address() as AddressInfo;
+  stopHeartbeat = startHeartbeat(
+    db(),
+    {
+      id: `${hostname()}:${port}`,
+      role: "web",
+      host: env.host,
+      port,
+      url: env.publicUrl,
+      pid: process.pid,
+      version: releaseVersion(),
+      heartbeatIntervalMs: 10_000,
+      startedAt: new Date(),
+    },
+    { onError: (error) => logger.warn({ error: (error as Error).name }, "heartbeat not written") },
+  );
   logger.info({ url: env.publicUrl }, "web server listening");
 });
 
 const shutdown = () => {
-  server.close(() => process.exit(0));
+  const heartbeatStopped = stopHeartbeat();
+  server.close(() => void heartbeatStopped.finally(() => process.exit(0)));
   server.closeIdleConnections();
   setTimeout(() => process.exit(0), 5_000).unref();
 };

@@ -1,23 +1,12 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDb, createUser, ensureCohort, seed, setMembership } from "@depot/db";
-import { createTestDatabase } from "@depot/db/testing";
-import {
-  repoRoot,
-  startProcess,
-  stopChild,
-  storageIsHealthy,
-  storageProcessEnv,
-  waitFor,
-  webIsUp,
-  webProcessEnv,
-} from "../../scripts/stack";
+import { createDb, createUser, ensureCohort, setMembership } from "@depot/db";
+import { ADMIN, type RunningStack, repoRoot, signIn, startStack } from "../../scripts/stack";
 
-export const ADMIN = { email: "ewestlund@jhu.edu", password: "admin123" };
+export { ADMIN };
 export const PASSWORD = "cli-password-123";
 export const PEOPLE = {
   manager: { email: "manager@example.org", password: PASSWORD },
@@ -38,111 +27,68 @@ export async function startCliStack() {
   await Promise.all([portIsFree(CLI_PORTS.web), portIsFree(CLI_PORTS.services)]);
   const root = mkdtempSync(join(tmpdir(), "depot-cli-"));
   chmodSync(root, 0o755);
-  const bin = installPackedCli(root);
-  const database = await createTestDatabase();
-  const { db, sql, close } = createDb(database.url, { max: 2 });
-  await seed(db);
-  const a = (await ensureCohort(db, { name: "Demo Cohort A" })).cohort;
-  const b = (await ensureCohort(db, { name: "Demo Cohort B" })).cohort;
-  const manager = await createUser(db, { email: PEOPLE.manager.email, name: "Maria Manager", password: PASSWORD });
-  const viewer = await createUser(db, { email: PEOPLE.viewer.email, name: "Vic Viewer", password: PASSWORD });
-  await setMembership(db, { userId: manager.id, cohortId: a.id, role: "manager" });
-  await setMembership(db, { userId: manager.id, cohortId: b.id, role: "manager" });
-  await setMembership(db, { userId: viewer.id, cohortId: a.id, role: "viewer" });
-
-  const storageRoot = join(root, "storage");
-  mkdirSync(storageRoot, { recursive: true });
-  const apiKey = randomBytes(24).toString("hex");
-  const authSecret = randomBytes(32).toString("hex");
-  const servicesUrl = `http://127.0.0.1:${CLI_PORTS.services}`;
-  const webUrl = `http://localhost:${CLI_PORTS.web}`;
   const logs: string[] = [];
   const log = (line: string) => {
     logs.push(line);
     if (process.env.CLI_VERBOSE) console.log(line);
   };
-  const children: ChildProcess[] = [];
+  let stack: RunningStack | undefined;
+  let closeDb = async () => {};
   const stop = async () => {
-    await Promise.all(children.map(stopChild));
-    await close();
-    await database.drop();
+    await closeDb();
+    await stack?.stop();
     rmSync(root, { recursive: true, force: true });
   };
   try {
-    const storage = startProcess(
-      "storage",
-      join(repoRoot, "apps/storage"),
-      join(repoRoot, "apps/storage/src/main.ts"),
-      [],
-      {
-        ...process.env,
-        ...storageProcessEnv({ port: CLI_PORTS.services, apiKey, databaseUrl: database.url, storageRoot }),
-        CLEANUP_INTERVAL_MINUTES: "0",
-      },
+    const bin = installPackedCli(root);
+    stack = await startStack({
+      dataDir: join(root, "data"),
+      database: "fresh",
+      ports: { web: CLI_PORTS.web, storage: CLI_PORTS.services },
+      storageEnv: { CLEANUP_INTERVAL_MINUTES: "0" },
       log,
-    );
-    children.push(storage);
-    await waitFor("storage", storageIsHealthy(servicesUrl, apiKey), storage, 60_000);
-    const web = startProcess(
-      "web",
-      join(repoRoot, "apps/web"),
-      join(repoRoot, "apps/web/server.ts"),
-      [],
-      {
-        ...process.env,
-        ...webProcessEnv({
-          port: CLI_PORTS.web,
-          servicesUrl,
-          apiKey,
-          databaseUrl: database.url,
-          authSecret,
-          publicUrl: webUrl,
-        }),
+    });
+    const { db, sql, close } = createDb(stack.databaseUrl, { max: 2 });
+    closeDb = close;
+    const a = (await ensureCohort(db, { name: "Demo Cohort A" })).cohort;
+    const b = (await ensureCohort(db, { name: "Demo Cohort B" })).cohort;
+    const manager = await createUser(db, { email: PEOPLE.manager.email, name: "Maria Manager", password: PASSWORD });
+    const viewer = await createUser(db, { email: PEOPLE.viewer.email, name: "Vic Viewer", password: PASSWORD });
+    await setMembership(db, { userId: manager.id, cohortId: a.id, role: "manager" });
+    await setMembership(db, { userId: manager.id, cohortId: b.id, role: "manager" });
+    await setMembership(db, { userId: viewer.id, cohortId: a.id, role: "viewer" });
+    const webUrl = stack.webUrl;
+    return {
+      root,
+      webUrl,
+      db,
+      sql,
+      logs,
+      bin,
+      cohorts: { a, b },
+      users: { manager, viewer },
+      signIn: (who: { email: string; password: string }) => signIn(webUrl, who),
+      /** A token made through the API with a session, as the Tokens page does. */
+      async createToken(
+        cookie: string,
+        body: { name: string; permission: string; cohortId?: string | null; expiresInDays?: number },
+      ) {
+        const res = await fetch(`${webUrl}/api/tokens`, {
+          method: "POST",
+          headers: { cookie, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        const data = (await res.json()) as { secret: string; token: { id: string } };
+        if (res.status !== 201) throw new Error(`token creation failed: ${res.status} ${JSON.stringify(data)}`);
+        return { secret: data.secret, id: data.token.id };
       },
-      log,
-    );
-    children.push(web);
-    await waitFor("web", webIsUp(webUrl), web, 90_000);
+      stop,
+    };
   } catch (error) {
     console.error(logs.slice(-30).join("\n"));
     await stop();
     throw error;
   }
-
-  return {
-    root,
-    webUrl,
-    db,
-    sql,
-    logs,
-    bin,
-    cohorts: { a, b },
-    users: { manager, viewer },
-    async signIn(who: { email: string; password: string }): Promise<string> {
-      const res = await fetch(`${webUrl}/api/session`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(who),
-      });
-      if (res.status !== 200) throw new Error(`sign-in failed: ${res.status}`);
-      return (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-    },
-    /** A token made through the API with a session, as the Tokens page does. */
-    async createToken(
-      cookie: string,
-      body: { name: string; permission: string; cohortId?: string | null; expiresInDays?: number },
-    ) {
-      const res = await fetch(`${webUrl}/api/tokens`, {
-        method: "POST",
-        headers: { cookie, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      const data = (await res.json()) as { secret: string; token: { id: string } };
-      if (res.status !== 201) throw new Error(`token creation failed: ${res.status} ${JSON.stringify(data)}`);
-      return { secret: data.secret, id: data.token.id };
-    },
-    stop,
-  };
 }
 
 function portIsFree(port: number): Promise<void> {

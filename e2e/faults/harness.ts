@@ -1,142 +1,81 @@
-import type { ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDb, ensureCohort, seed } from "@depot/db";
-import { type EmbeddedPostgresHandle, ensureDatabase, startEmbeddedPostgres } from "@depot/db/embedded";
-import { runMigrations } from "@depot/db/migrate";
-import { freePort } from "@depot/db/testing";
-import {
-  repoRoot,
-  startProcess,
-  stopChild,
-  storageIsHealthy,
-  storageProcessEnv,
-  waitFor,
-  webIsUp,
-  webProcessEnv,
-} from "../../scripts/stack";
+import { createDb, ensureCohort } from "@depot/db";
+import { ADMIN, type ServerProcess, signIn, startStack } from "../../scripts/stack";
 
-export const ADMIN = { email: "ewestlund@jhu.edu", password: "admin123" };
+export { ADMIN };
 
 /**
  * Both servers as real processes on an embedded PostgreSQL of their own, each of which a test may kill,
- * stop and start again: the parts a fault can hit.
+ * stop and start again: the parts a fault can hit. With `replicas`, HAProxy in front of each tier.
  */
 export async function startFaultStack(
-  options: { storageEnv?: Record<string, string>; webEnv?: Record<string, string>; storageRoot?: string } = {},
+  options: {
+    storageEnv?: Record<string, string>;
+    webEnv?: Record<string, string>;
+    storageRoot?: string;
+    replicas?: { web?: number; storage?: number };
+  } = {},
 ) {
   const root = mkdtempSync(join(tmpdir(), "depot-faults-"));
   chmodSync(root, 0o755);
-  const pgPort = await freePort();
-  const pgDir = join(root, "pg");
-  let pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dataDir: pgDir, port: pgPort });
-  const databaseUrl = await ensureDatabase(pg.adminUrl, "depot");
-  await runMigrations(databaseUrl);
-  const { db, sql, close } = createDb(databaseUrl, { max: 3 });
-  await seed(db);
-  const cohortId = (await ensureCohort(db, { name: "Demo Cohort A" })).cohort.id;
-
-  const storageRoot = options.storageRoot ?? join(root, "storage");
-  mkdirSync(storageRoot, { recursive: true });
-  const apiKey = randomBytes(24).toString("hex");
-  const authSecret = randomBytes(32).toString("hex");
-  const storagePort = await freePort();
-  const webPort = await freePort();
-  const servicesUrl = `http://127.0.0.1:${storagePort}`;
-  const webUrl = `http://localhost:${webPort}`;
   const logs: string[] = [];
   const log = (line: string) => {
     logs.push(line);
     if (process.env.FAULTS_VERBOSE) console.log(line);
   };
-
-  let storage: ChildProcess;
-  let web: ChildProcess;
-  const startStorage = async () => {
-    storage = startProcess(
-      "storage",
-      join(repoRoot, "apps/storage"),
-      join(repoRoot, "apps/storage/src/main.ts"),
-      [],
-      {
-        ...process.env,
-        ...storageProcessEnv({ port: storagePort, apiKey, databaseUrl, storageRoot }),
-        CLEANUP_INTERVAL_MINUTES: "0",
-        DEPOT_LOG: "",
-        ...options.storageEnv,
-      },
-      log,
-    );
-    await waitFor("storage", storageIsHealthy(servicesUrl, apiKey), storage, 60_000);
-  };
-  const startWeb = async () => {
-    web = startProcess(
-      "web",
-      join(repoRoot, "apps/web"),
-      join(repoRoot, "apps/web/server.ts"),
-      [],
-      {
-        ...process.env,
-        ...webProcessEnv({ port: webPort, servicesUrl, apiKey, databaseUrl, authSecret, publicUrl: webUrl }),
-        ...options.webEnv,
-      },
-      log,
-    );
-    await waitFor("web", webIsUp(webUrl), web, 60_000);
-  };
-  await startStorage();
-  await startWeb();
-
-  const kill = async (child: ChildProcess) => {
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
+  const stack = await startStack({
+    dataDir: root,
+    database: "embedded",
+    storageRoot: options.storageRoot,
+    replicas: options.replicas,
+    storageEnv: { CLEANUP_INTERVAL_MINUTES: "0", DEPOT_LOG: "", ...options.storageEnv },
+    webEnv: options.webEnv,
+    log,
+  }).catch((error: Error) => {
+    console.error(logs.slice(-40).join("\n"));
+    rmSync(root, { recursive: true, force: true });
+    throw error;
+  });
+  const { db, sql, close } = createDb(stack.databaseUrl, { max: 3 });
+  const cohortId = (await ensureCohort(db, { name: "Demo Cohort A" })).cohort.id;
+  const handle = (p: ServerProcess | undefined) => {
+    if (!p) throw new Error("no such process in this stack");
+    return { kill: () => p.kill(), start: () => p.start(), pid: () => p.pid(), url: p.url };
   };
 
   return {
     root,
-    storageRoot,
-    databaseUrl,
-    servicesUrl,
-    webUrl,
-    apiKey,
-    authSecret,
+    storageRoot: stack.storageRoot ?? "",
+    databaseUrl: stack.databaseUrl,
+    servicesUrl: stack.servicesUrl,
+    webUrl: stack.webUrl,
+    apiKey: stack.apiKey,
+    authSecret: stack.authSecret,
     cohortId,
     db,
     sql,
     logs,
-    storage: { kill: () => kill(storage), start: startStorage, pid: () => storage.pid },
-    web: { kill: () => kill(web), start: startWeb, pid: () => web.pid },
-    postgres: {
-      stop: () => pg.stop(),
-      start: async () => {
-        pg = await startEmbeddedPostgres({ dataDir: pgDir, port: pgPort });
-      },
-    },
-    async signIn(who = ADMIN): Promise<string> {
-      const res = await fetch(`${webUrl}/api/session`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(who),
-      });
-      if (res.status !== 200) throw new Error(`sign-in failed: ${res.status}`);
-      return (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-    },
+    storage: handle(stack.storage[0]),
+    web: handle(stack.web[0]),
+    /** Each replica, when started with several. */
+    replicas: { storage: stack.storage.map(handle), web: stack.web.map(handle) },
+    postgres: stack.postgres!,
+    signIn: (who = ADMIN): Promise<string> => signIn(stack.webUrl, who),
     /** Runs the storage cleanup with no age limit: what "after cleanup" means in the checks. */
     async cleanupEverything() {
-      const res = await fetch(`${servicesUrl}/internal/storage/cleanup?hours=0`, {
+      const res = await fetch(`${stack.servicesUrl}/internal/storage/cleanup?hours=0`, {
         method: "POST",
-        headers: { "x-api-key": apiKey },
+        headers: { "x-api-key": stack.apiKey },
       });
       return res.json();
     },
     async stop() {
-      await Promise.all([stopChild(storage), stopChild(web)]);
       await close();
-      await pg.stop();
+      await stack.stop();
       rmSync(root, { recursive: true, force: true });
     },
   };

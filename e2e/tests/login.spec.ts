@@ -13,6 +13,11 @@ test("the seeded administrator signs in, sees storage healthy, and signs out", a
   await expect(page.getByTestId("dashboard-user")).toContainText(ADMIN.email);
   await expect(page.getByTestId("storage-status")).toHaveText("healthy");
   await expect(page.getByTestId("storage-health")).toContainText("local");
+  // The administrator sees the stack's one storage replica and its web server by their heartbeats, both alive.
+  const replicas = page.getByTestId("replicas");
+  await expect(replicas.locator('[data-role="services"][data-alive="true"]')).toHaveCount(1);
+  await expect(replicas.locator('[data-role="web"][data-alive="true"]')).toHaveCount(1);
+  await expect(replicas.locator('[data-alive="false"]')).toHaveCount(0);
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login/);
@@ -51,4 +56,13 @@ test("a same-origin callbackUrl is followed", async ({ page }) => {
   await page.getByLabel("Password").fill(ADMIN.password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).toHaveURL(/\/files$/);
+});
+
+test("the web's /health names every replica by its heartbeat, behind the internal API key", async ({ request }) => {
+  expect((await request.get("/health")).status()).toBe(401);
+  const res = await request.get("/health", { headers: { "x-api-key": process.env.E2E_API_KEY ?? "" } });
+  expect(res.status()).toBe(200);
+  const body = (await res.json()) as { status: string; storageReplicasAlive: number; replicas: { role: string }[] };
+  expect(body).toMatchObject({ status: "ok", serverRole: "web", database: true, storageReplicasAlive: 1 });
+  expect(body.replicas.map((r) => r.role).sort()).toEqual(["services", "web"]);
 });

@@ -1,3 +1,4 @@
+import { isUuid } from "@depot/contract";
 import { CliError, type Credentials } from "./config";
 
 export const USER_AGENT = "depot-cli/0.1.0";
@@ -57,7 +58,7 @@ export const listCohorts = async (creds: Credentials) =>
   (await getJson<{ cohorts: Cohort[] }>(creds, "/api/cohorts")).cohorts;
 
 export const fileRecord = (creds: Credentials, id: string) => {
-  if (!/^[0-9a-f-]{36}$/i.test(id)) throw new CliError("bad_request", `"${id}" is not a file id (a UUID)`, 2);
+  if (!isUuid(id)) throw new CliError("bad_request", `"${id}" is not a file id (a UUID)`, 2);
   return getJson<FileRecord>(creds, `/api/files/${id}`);
 };
 

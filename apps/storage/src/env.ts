@@ -1,3 +1,4 @@
+import { defaultDiskName, internalApiKeySchema } from "@depot/contract";
 import { z } from "zod";
 import { type DisksConfig, parseDisksConfig } from "./drivers/config";
 
@@ -9,9 +10,7 @@ const schema = z.object({
     .default("services"),
   HOST: z.string().default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65535).default(8001),
-  INTERNAL_API_KEY: z
-    .string({ error: "INTERNAL_API_KEY required for services server role" })
-    .min(16, { error: "INTERNAL_API_KEY must be at least 16 characters" }),
+  INTERNAL_API_KEY: internalApiKeySchema("services"),
   DATABASE_URL: z.string({ error: "DATABASE_URL required: the storage service writes the audit trail" }).min(1),
   MAX_UPLOAD_BYTES: z.coerce
     .number()
@@ -24,6 +23,11 @@ const schema = z.object({
   CLEANUP_HOURS: z.coerce.number().min(0).default(24),
   INTEGRITY_INTERVAL_MINUTES: z.coerce.number().min(0).default(0),
   AUDIT_VERIFY_INTERVAL_MINUTES: z.coerce.number().min(0).default(15),
+  /** The longest a replica waits between looks at the schedule (it looks 4 times per interval when that is shorter). */
+  SCHEDULE_TICK_SECONDS: z.coerce.number().positive().default(30),
+  HEARTBEAT_INTERVAL_SECONDS: z.coerce.number().positive().default(10),
+  /** This replica's name in heartbeats and scheduled runs; default `${hostname}:${PORT}`. */
+  REPLICA_ID: z.string().min(1).max(200).optional(),
   AUDIT_CHECKPOINT_KEY: z.string().min(16, { error: "AUDIT_CHECKPOINT_KEY must be at least 16 characters" }).optional(),
 });
 
@@ -43,6 +47,11 @@ export interface StorageEnv {
   integrityIntervalMs: number;
   /** How often the audit chain is verified from its last checkpoint (0: never). */
   auditVerifyIntervalMs: number;
+  /** The longest wait between a replica's looks at whether a scheduled job is due. */
+  scheduleTickMs: number;
+  heartbeatIntervalMs: number;
+  /** REPLICA_ID when set; otherwise main.ts names the replica `${hostname}:${port}` once it listens. */
+  replicaId?: string;
   /** The secret that signs audit checkpoints: AUDIT_CHECKPOINT_KEY, else INTERNAL_API_KEY. */
   checkpointSecret: string;
 }
@@ -51,10 +60,10 @@ export class EnvError extends Error {}
 
 /** The disks and the default one, from STORAGE_CONFIG / NAS_WORKSPACE_PATH / WORKSPACE_STORAGE_DISK. */
 export function parseDiskSettings(
-  source: NodeJS.ProcessEnv,
+  source: Record<string, string | undefined>,
   fallbackRoot?: string,
 ): { disks: DisksConfig; defaultDisk: string } {
-  const defaultDisk = source.WORKSPACE_STORAGE_DISK || "workspace";
+  const defaultDisk = defaultDiskName(source);
   let disks: DisksConfig;
   try {
     disks = parseDisksConfig({
@@ -72,7 +81,7 @@ export function parseDiskSettings(
 }
 
 /** Parses the storage service's configuration once; throws EnvError with every problem named. */
-export function parseStorageEnv(source: NodeJS.ProcessEnv): StorageEnv {
+export function parseStorageEnv(source: Record<string, string | undefined>): StorageEnv {
   const parsed = schema.safeParse(source);
   if (!parsed.success) throw new EnvError(parsed.error.issues.map((i) => i.message).join("\n"));
   const e = parsed.data;
@@ -91,6 +100,9 @@ export function parseStorageEnv(source: NodeJS.ProcessEnv): StorageEnv {
     cleanupHours: e.CLEANUP_HOURS,
     integrityIntervalMs: e.INTEGRITY_INTERVAL_MINUTES * 60_000,
     auditVerifyIntervalMs: e.AUDIT_VERIFY_INTERVAL_MINUTES * 60_000,
+    scheduleTickMs: e.SCHEDULE_TICK_SECONDS * 1000,
+    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_SECONDS * 1000,
+    replicaId: e.REPLICA_ID,
     checkpointSecret: e.AUDIT_CHECKPOINT_KEY ?? e.INTERNAL_API_KEY,
   };
 }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { closeGracefullyAfterEarlyAnswers, closeIdleConnections, createApiKeyCheck, DepotError } from "@depot/contract";
+import { createApiKeyCheck, DepotError } from "@depot/contract";
+import { closeGracefullyAfterEarlyAnswers, closeIdleConnections } from "@depot/contract/connection";
 import { createDb } from "@depot/db";
 import { instrumentServer, sendMetrics, startProcessMetrics } from "@depot/telemetry";
 import { type RequestContext, requestContext, type StorageContext } from "./http/context";

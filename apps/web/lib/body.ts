@@ -1,4 +1,4 @@
-import { DepotError } from "@depot/contract";
+import { DepotError, parseIntegerHeader } from "@depot/contract";
 import type { z } from "zod";
 import { API_BODY_LIMIT } from "./methods";
 
@@ -9,8 +9,8 @@ const tooLarge = (limit: number) => new DepotError("too_large", `the request bod
 
 /** The request body as text, never more than `limit` bytes of it read (413 too_large otherwise). */
 export async function readBoundedText(req: Request, limit = JSON_BODY_LIMIT): Promise<string> {
-  const declared = req.headers.get("content-length");
-  if (declared !== null && !(Number(declared) <= limit)) throw tooLarge(limit);
+  const declared = parseIntegerHeader(req.headers.get("content-length"), "Content-Length");
+  if (declared !== undefined && declared > limit) throw tooLarge(limit);
   if (!req.body) return "";
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];

@@ -48,3 +48,15 @@ test("TRUSTED_PROXIES trusts nobody by default and refuses an entry that is not 
     /^TRUSTED_PROXIES: "proxy.internal" is not an IP address or CIDR range/,
   );
 });
+
+test("the web refuses an internal API key storage would refuse (under 16 characters), with storage's message", () => {
+  expect(() => parseWebEnv({ ...complete, INTERNAL_API_KEY: "short-key" })).toThrow(
+    new Error("INTERNAL_API_KEY must be at least 16 characters"),
+  );
+});
+
+test("the default disk is the contract's, also when WORKSPACE_STORAGE_DISK is set but empty", () => {
+  expect(parseWebEnv(complete).defaultDisk).toBe("workspace");
+  expect(parseWebEnv({ ...complete, WORKSPACE_STORAGE_DISK: "" }).defaultDisk).toBe("workspace");
+  expect(parseWebEnv({ ...complete, WORKSPACE_STORAGE_DISK: "archive" }).defaultDisk).toBe("archive");
+});

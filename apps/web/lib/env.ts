@@ -1,4 +1,5 @@
 import type { BlockList } from "node:net";
+import { defaultDiskName, internalApiKeySchema } from "@depot/contract";
 import { z } from "zod";
 import { parseTrustedProxies } from "./client-address";
 
@@ -9,9 +10,7 @@ const schema = z.object({
   SERVER_ROLE: z.literal("web", { error: "SERVER_ROLE must be 'web' for the web server" }).default("web"),
   HOST: z.string().default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
-  INTERNAL_API_KEY: z.string({ error: "INTERNAL_API_KEY required for web server role" }).min(1, {
-    error: "INTERNAL_API_KEY required for web server role",
-  }),
+  INTERNAL_API_KEY: internalApiKeySchema("web"),
   SERVICES_URL: z
     .string({ error: "SERVICES_URL required for web server role (the storage service, e.g. http://127.0.0.1:8001)" })
     .url({ error: "SERVICES_URL must be a URL such as http://127.0.0.1:8001" }),
@@ -43,6 +42,8 @@ export interface WebEnv {
   port: number;
   apiKey: string;
   servicesUrl: string;
+  /** The disk new files go to (WORKSPACE_STORAGE_DISK, the contract's default otherwise). */
+  defaultDisk: string;
   databaseUrl: string;
   authSecret: string;
   publicUrl: string;
@@ -72,6 +73,7 @@ export function parseWebEnv(source: Record<string, string | undefined>): WebEnv 
     port: e.PORT,
     apiKey: e.INTERNAL_API_KEY,
     servicesUrl: e.SERVICES_URL.replace(/\/+$/, ""),
+    defaultDisk: defaultDiskName(source),
     databaseUrl: e.DATABASE_URL,
     authSecret: e.AUTH_SECRET,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),

@@ -11,6 +11,7 @@ export const WEB_ROUTES: readonly RouteTemplate[] = [
   [/^\/api\//, "/api/unknown"],
   [/^\/(login|dashboard|upload|files|audit|admin|tokens)?\/?$/, "page"],
   [/^\/metrics$/, "/metrics"],
+  [/^\/health$/, "/health"],
 ];
 
 const UPLOAD_ROUTES = new Set(API_ROUTES.filter((route) => route.upload).map((route) => route.label));

@@ -1,8 +1,7 @@
-import { DepotError } from "@depot/contract";
+import { canonicalId, DepotError } from "@depot/contract";
 import { type FileRow, findCohort, findFile, listCohorts, membershipsOf, roleInCohort, type User } from "@depot/db";
 import type { RouteContext } from "./api";
 import { db } from "./db";
-import { canonicalId } from "./ids";
 import { tokenAllows, tokenOf } from "./tokens";
 
 /** `read` is seeing a cohort and its file records (anyone with a role; a token of any permission). */

@@ -25,7 +25,7 @@ beforeAll(async () => {
   server.setTimeout(IDLE_MS, (socket) => socket.destroy());
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   Object.assign(process.env, {
-    INTERNAL_API_KEY: "test-key",
+    INTERNAL_API_KEY: "test-key-of-16-or-more",
     SERVICES_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     DATABASE_URL: "postgres://unused",
     AUTH_SECRET: "x".repeat(32),

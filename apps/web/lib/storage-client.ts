@@ -3,20 +3,121 @@ import { type Readable, Transform, type TransformCallback, Writable } from "node
 import { pipeline } from "node:stream/promises";
 import { DepotError, ERROR_STATUS, type ErrorBody, type ErrorCode, HEADER, isErrorBody } from "@depot/contract";
 import type { User } from "@depot/db";
+import { describeError } from "@depot/telemetry";
 import got from "got";
 import { getEnv } from "./env";
+import { logger } from "./log";
 import type { RequestInfo } from "./request";
 import { ByteLimit } from "./uploads";
 
-/** got, pointed at the storage service on the private network with the internal API key. */
-export function storageClient() {
-  const env = getEnv();
-  return got.extend({
-    prefixUrl: env.servicesUrl,
-    headers: { [HEADER.apiKey]: env.apiKey },
-    retry: { limit: 0 },
-    throwHttpErrors: false,
-  });
+/*
+ * Every call from the web to the storage service goes through this module: small requests (callStorage), bytes
+ * to storage (streamToStorage) and bytes from it (streamFromStorage). It alone knows the service's address and
+ * the internal API key, when a call may be repeated, and what a lost service becomes for the person: a 502
+ * bad_gateway in Depot's error shape, never a bare 500.
+ */
+
+/** The connection broke before storage answered: refused, reset, or closed under the request (socket hang up). */
+const CONNECTION_FAILURES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE"]);
+
+/**
+ * When a call may go out once more after its connection failed before any answer:
+ * - "safe": repeating it changes nothing (HEAD, GET, OPTIONS, a DELETE whose answer the caller ignores), so a
+ *   reset or a hang-up (a kept-alive socket storage had just closed, a storage restart) is tried once more;
+ * - "unsent": only when the connection was refused, so storage never saw the request (a POST, or a DELETE whose
+ *   second answer, 404, would misreport the first one's success).
+ * A body the web has started to send is never sent again (streamToStorage does not repeat): a tus client resumes.
+ */
+export type Repeat = "safe" | "unsent";
+
+const REPEATS_SAFELY = new Set(["GET", "HEAD", "OPTIONS"]);
+
+function failedBeforeAnswer(error: unknown): string | undefined {
+  const e = error as { code?: string; response?: unknown } | null;
+  return e?.response === undefined && e?.code && CONNECTION_FAILURES.has(e.code) ? e.code : undefined;
+}
+
+function mayRepeat(error: unknown, repeat: Repeat): boolean {
+  const code = failedBeforeAnswer(error);
+  return code === "ECONNREFUSED" || (code !== undefined && repeat === "safe");
+}
+
+/** A storage service that could not be reached or did not answer: the person gets 502, the log says why. */
+function unreachable(error: unknown, path: string): DepotError {
+  logger.warn({ error: describeError(error), path }, "storage service call failed");
+  return failedBeforeAnswer(error)
+    ? new DepotError("bad_gateway", "the storage service is unreachable; try again shortly")
+    : new DepotError("bad_gateway", "the storage service did not answer");
+}
+
+const urlOf = (path: string) => `${getEnv().servicesUrl}/${path}`;
+const withKey = (headers: Record<string, string> = {}) => ({ [HEADER.apiKey]: getEnv().apiKey, ...headers });
+
+/** How long a connection to storage may take to open (it is on the private network). */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * A small request to storage and its (small, JSON) answer, whatever its status: the caller decides what a status
+ * means. Throws bad_gateway when storage cannot be reached, after the one repeat `repeat` allows.
+ */
+export async function callStorage(
+  method: "GET" | "HEAD" | "OPTIONS" | "POST" | "DELETE",
+  path: string,
+  options: {
+    headers?: Record<string, string>;
+    searchParams?: Record<string, string>;
+    timeoutMs?: number;
+    repeat?: Repeat;
+  } = {},
+): Promise<StorageReply> {
+  const repeat = options.repeat ?? (REPEATS_SAFELY.has(method) ? "safe" : "unsent");
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await got(urlOf(path), {
+        method,
+        headers: withKey(options.headers),
+        searchParams: options.searchParams,
+        throwHttpErrors: false,
+        retry: { limit: 0 },
+        timeout: { connect: CONNECT_TIMEOUT_MS, request: options.timeoutMs ?? 30_000 },
+      });
+      return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+    } catch (error) {
+      if (attempt === 1 && mayRepeat(error, repeat)) continue;
+      throw unreachable(error, path);
+    }
+  }
+}
+
+/**
+ * Bytes from storage (a download): its status and headers once they arrive, and the body as a stream the caller
+ * passes on or destroys. A GET, so a connection that fails before the answer is tried once more.
+ */
+export async function streamFromStorage(
+  path: string,
+  options: { headers: Record<string, string>; idleMs: number },
+): Promise<{ statusCode: number; headers: IncomingHttpHeaders; body: Readable }> {
+  for (let attempt = 1; ; attempt++) {
+    const upstream = got.stream(urlOf(path), {
+      headers: withKey(options.headers),
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      timeout: { connect: CONNECT_TIMEOUT_MS, socket: options.idleMs },
+    });
+    // A failure after the answer reaches whoever reads the body (Readable.toWeb); it must never go unheard.
+    upstream.on("error", () => {});
+    try {
+      const response = await new Promise<{ statusCode: number; headers: IncomingHttpHeaders }>((resolve, reject) => {
+        upstream.once("response", resolve);
+        upstream.once("error", reject);
+      });
+      return { statusCode: response.statusCode, headers: response.headers, body: upstream };
+    } catch (error) {
+      upstream.destroy();
+      if (attempt === 1 && mayRepeat(error, "safe")) continue;
+      throw unreachable(error, path);
+    }
+  }
 }
 
 /** Headers that let the storage tier write audit rows joined to ours: request id and actor. */
@@ -81,7 +182,6 @@ export async function streamToStorage(options: {
   /** Sees the bytes on their way (the content check); its DepotError fails the transfer. */
   inspect?: Transform;
 }): Promise<StorageReply> {
-  const env = getEnv();
   const through = options.inspect ? [options.inspect] : [];
   const checked = new FirstBytes();
   const reading = pipeline([options.source, ...through, new ByteLimit(options.maxBytes), checked]);
@@ -90,15 +190,15 @@ export async function streamToStorage(options: {
   const chunks: Buffer[] = [];
   try {
     await Promise.race([checked.arrived, reading.then(() => checked.arrived)]);
-    const upstream = got.stream(`${env.servicesUrl}/${options.path}`, {
+    const upstream = got.stream(urlOf(options.path), {
       method: options.method,
-      headers: { [HEADER.apiKey]: env.apiKey, ...options.headers },
+      headers: withKey(options.headers),
       throwHttpErrors: false,
       retry: { limit: 0 },
       // No idle timer on this socket: a client or a storage service that stops moving bytes stalls the person's own
       // connection, which the web server's idle rule closes, and that fails this pipeline. Once every byte is sent,
       // storage may be quiet for a long time while it finishes (a tus join on S3), up to STORAGE_ANSWER_TIMEOUT_MS.
-      timeout: { connect: 5_000, response: STORAGE_ANSWER_TIMEOUT_MS },
+      timeout: { connect: CONNECT_TIMEOUT_MS, response: STORAGE_ANSWER_TIMEOUT_MS },
     });
     upstream.on("response", (response: { statusCode: number; headers: IncomingHttpHeaders }) => {
       reply = response;
@@ -130,7 +230,14 @@ export async function streamToStorage(options: {
         body: Buffer.concat(chunks).toString("utf8"),
       });
     }
-    throw new DepotError("bad_gateway", "the storage service failed during the transfer; nothing was kept");
+    // Never repeated: the body is on its way (the client resumes a tus upload, or sends a single upload again).
+    logger.warn({ error: describeError(error), path: options.path }, "storage service transfer failed");
+    throw new DepotError(
+      "bad_gateway",
+      failedBeforeAnswer(error) === "ECONNREFUSED"
+        ? "the storage service is unreachable; nothing was kept, try again shortly"
+        : "the storage service failed during the transfer; nothing was kept",
+    );
   }
   if (!reply) throw new DepotError("bad_gateway", "the storage service did not answer");
   // headers is a getter on the response prototype: copy it, do not spread.
@@ -166,7 +273,7 @@ export interface StorageHealth {
 
 export async function fetchStorageHealth(): Promise<StorageHealth> {
   try {
-    const res = await storageClient().get("internal/storage/health", { timeout: { request: 5_000 } });
+    const res = await callStorage("GET", "internal/storage/health", { timeoutMs: 5_000 });
     const body = JSON.parse(res.body) as Record<string, unknown>;
     if (isErrorBody(body)) return { reachable: true, status: "degraded", detail: null, message: body.error.message };
     return { reachable: true, status: res.statusCode === 200 ? "ok" : "degraded", detail: body };
@@ -178,7 +285,7 @@ export async function fetchStorageHealth(): Promise<StorageHealth> {
 /** Bytes and files per top-level prefix (the cohort id) on every disk, summed; null when storage is down. */
 export async function fetchStorageUsage(): Promise<Map<string, { bytes: number; files: number }> | null> {
   try {
-    const res = await storageClient().get("internal/storage/usage", { timeout: { request: 10_000 } });
+    const res = await callStorage("GET", "internal/storage/usage", { timeoutMs: 10_000 });
     if (res.statusCode !== 200) return null;
     const body = JSON.parse(res.body) as { disks: { byPrefix: Record<string, { bytes: number; files: number }> }[] };
     const total = new Map<string, { bytes: number; files: number }>();

@@ -16,7 +16,6 @@ export interface UploadRequest {
 }
 
 const KINDS: FileKind[] = ["precheck", "submission"];
-const DEFAULT_DISK = "workspace";
 
 /**
  * Checks what the person asked for and records the file as uploading. The storage key comes from ids
@@ -40,7 +39,7 @@ export async function beginUpload(user: User, request: UploadRequest): Promise<F
     uploaderId: user.id,
     originalName: name,
     contentType: (request.contentType ?? "application/octet-stream").replace(/[^\w.+/-]/g, "").slice(0, 100),
-    storageDisk: process.env.WORKSPACE_STORAGE_DISK ?? DEFAULT_DISK,
+    storageDisk: env.defaultDisk,
     storageKey: buildStorageKey(cohortId, id),
     kind,
     expiresAt: kind === "precheck" ? new Date(Date.now() + env.precheckRetentionMs) : null,

@@ -1,4 +1,4 @@
-/** Headers the web tier sends to the storage service on the private network. */
+/** Headers of the private network between the web tier and the storage service (both directions). */
 export const HEADER = {
   apiKey: "x-api-key",
   requestId: "x-request-id",
@@ -9,4 +9,7 @@ export const HEADER = {
   fileId: "x-depot-file-id",
   expectedSha256: "x-depot-expected-sha256",
   expectedSize: "x-depot-expected-size",
+  /** Storage's answers: the stored object's sha256 and size (a download, a finished tus upload). */
+  sha256: "x-depot-sha256",
+  size: "x-depot-size",
 } as const;

@@ -17,12 +17,14 @@ export {
 } from "./audit/verify";
 export { type AuditActor, type AuditEntry, appendAudit } from "./audit/writer";
 export { createDb, type Database, type Queryable } from "./client";
+export { releaseVersion, startHeartbeat } from "./heartbeat";
 export { hashPassword, verifyPassword } from "./passwords";
 export * from "./queries/admin";
 export * from "./queries/audit";
 export * from "./queries/cohorts";
 export * from "./queries/files";
 export * from "./queries/maintenance";
+export * from "./queries/replicas";
 export * from "./queries/tokens";
 export * from "./queries/uploads";
 export * from "./queries/users";

@@ -25,6 +25,8 @@ test("migrations apply to an empty database, then again as a no-op", async () =>
       "login_attempts",
       "phi_file_tracking",
       "resumable_uploads",
+      "scheduled_job_runs",
+      "service_replicas",
       "users",
     ]);
     const [before] = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`;

@@ -1,11 +1,10 @@
-import { DepotError } from "@depot/contract";
+import { DepotError, isUuid } from "@depot/contract";
 import type { RequestContext, StorageContext } from "../http/context";
 import { sendJson } from "../http/respond";
 import { runCleanup } from "../ops/cleanup";
 import { runIntegrityCheck } from "../ops/integrity";
 
 const flag = (value: string | null) => value === "1" || value === "true";
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** POST /internal/storage/cleanup?hours=24&dry_run=1 — the same run as `pnpm cleanup`. */
 export async function cleanup(ctx: StorageContext, request: RequestContext): Promise<void> {
@@ -21,7 +20,7 @@ export async function cleanup(ctx: StorageContext, request: RequestContext): Pro
 export async function verifyIntegrity(ctx: StorageContext, request: RequestContext): Promise<void> {
   const { searchParams } = request.url;
   const cohortId = searchParams.get("cohort") ?? undefined;
-  if (cohortId && !UUID.test(cohortId)) throw new DepotError("bad_request", "cohort must be a cohort id");
+  if (cohortId && !isUuid(cohortId)) throw new DepotError("bad_request", "cohort must be a cohort id");
   const report = await runIntegrityCheck(ctx, {
     cohortId,
     checkHashes: flag(searchParams.get("check_hashes")),

@@ -1,5 +1,5 @@
 import { pipeline } from "node:stream/promises";
-import { DepotError, HEADER, validateKey, validatePrefix } from "@depot/contract";
+import { DepotError, HEADER, isUuid, parseIntegerHeader, validateKey, validatePrefix } from "@depot/contract";
 import { type FileRow, findFile, markFileDeleted, markFileFailed, markFileStored } from "@depot/db";
 import { deleteByPrefix } from "../drivers/listing";
 import { clientClosed, uploadBody } from "../http/body";
@@ -9,13 +9,12 @@ import { sendJson, toDepotError } from "../http/respond";
 import { describeError, log } from "../log";
 
 const SHA256 = /^[0-9a-f]{64}$/i;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The files row the web named, if any: it fixes the disk and key, so the caller cannot pick others. */
 async function namedFile(ctx: StorageContext, request: RequestContext): Promise<FileRow | undefined> {
   const id = header(request.req, HEADER.fileId);
   if (!id) return undefined;
-  if (!UUID.test(id)) throw new DepotError("bad_request", "X-Depot-File-Id must be a uuid");
+  if (!isUuid(id)) throw new DepotError("bad_request", "X-Depot-File-Id must be a uuid");
   const file = await findFile(ctx.db, id);
   if (!file) throw new DepotError("not_found", "no such file record");
   return file;
@@ -27,12 +26,8 @@ function target(ctx: StorageContext, request: RequestContext, file?: FileRow) {
   return { disk: disk.name, driver: disk.driver, key };
 }
 
-function optionalNumberHeader(request: RequestContext, name: string): number | undefined {
-  const value = header(request.req, name);
-  if (value === undefined) return undefined;
-  if (!/^\d{1,16}$/.test(value)) throw new DepotError("bad_request", `${name} must be a non-negative integer`);
-  return Number(value);
-}
+const optionalNumberHeader = (request: RequestContext, name: string) =>
+  parseIntegerHeader(header(request.req, name), name);
 
 export async function upload(ctx: StorageContext, request: RequestContext): Promise<void> {
   const { req } = request;
@@ -120,7 +115,7 @@ export async function download(ctx: StorageContext, request: RequestContext): Pr
     "accept-ranges": "bytes",
     "last-modified": info.modifiedAt.toUTCString(),
     ...(range ? { "content-range": `bytes ${range.start}-${range.end}/${info.size}` } : {}),
-    ...(file?.sha256 ? { "x-depot-sha256": file.sha256 } : {}),
+    ...(file?.sha256 ? { [HEADER.sha256]: file.sha256 } : {}),
   });
   if (req.method === "HEAD" || length === 0) {
     res.end();

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { DepotError, ERROR_STATUS, type ErrorCode, HEADER, isErrorBody, TUS_VERSION } from "@depot/contract";
+import { DepotError, ERROR_STATUS, type ErrorCode, HEADER, isErrorBody, isUuid, TUS_VERSION } from "@depot/contract";
 import { findFile, findFileByUploadId } from "@depot/db";
 import { Server as TusServer } from "@tus/server";
 import { NodeRequest, sendNodeResponse } from "srvx/node";
@@ -7,7 +7,6 @@ import { header, type RequestContext, type StorageContext } from "../http/contex
 import type { PgLocker } from "../tus/locker";
 import { DepotStore, type TusRequestState, tusRequests } from "../tus/store";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const OVERRIDABLE = new Set(["PATCH", "DELETE", "HEAD", "POST", "OPTIONS"]);
 /** Headers of @tus/server's answers meant for browsers; storage only talks to the web. */
 const CORS = /^access-control-/i;
@@ -49,11 +48,11 @@ export function createTusRoute(ctx: StorageContext, locker: PgLocker) {
     locker,
     relativeLocation: true,
     maxSize: ctx.env.maxUploadBytes,
-    exposedHeaders: ["X-Depot-Sha256", "X-Depot-Size", "X-Depot-File-Id"],
+    exposedHeaders: [HEADER.sha256, HEADER.size, HEADER.fileId],
     async onUploadCreate(req) {
       const state = tusRequests.getStore() as TusRequestState;
       const fileId = req.headers.get(HEADER.fileId) ?? "";
-      if (!UUID.test(fileId)) throw new DepotError("bad_request", "X-Depot-File-Id is required");
+      if (!isUuid(fileId)) throw new DepotError("bad_request", "X-Depot-File-Id is required");
       const file = await findFile(ctx.db, fileId);
       if (!file) throw new DepotError("not_found", "no such file record");
       if (file.status !== "uploading" || file.uploadId)
@@ -74,9 +73,9 @@ export function createTusRoute(ctx: StorageContext, locker: PgLocker) {
       if (!finished) return {};
       return {
         headers: {
-          "X-Depot-Sha256": finished.sha256,
-          "X-Depot-Size": finished.size,
-          "X-Depot-File-Id": finished.fileId,
+          [HEADER.sha256]: finished.sha256,
+          [HEADER.size]: finished.size,
+          [HEADER.fileId]: finished.fileId,
         },
       };
     },

@@ -1,7 +1,16 @@
-import { lastMaintenanceRuns, listCohorts, membershipsOf, recentFilesOf, uploadsInProgressOf } from "@depot/db";
+import {
+  lastMaintenanceRuns,
+  listCohorts,
+  listReplicas,
+  membershipsOf,
+  type ReplicaStatus,
+  recentFilesOf,
+  uploadsInProgressOf,
+} from "@depot/db";
 import { redirect } from "next/navigation";
 import { db } from "@/lib/db";
 import { formatBytes, formatTime } from "@/lib/format";
+import { formatAge } from "@/lib/health";
 import { isAdministrator } from "@/lib/permissions";
 import { currentUser } from "@/lib/session";
 import { fetchStorageHealth, fetchStorageUsage } from "@/lib/storage-client";
@@ -13,16 +22,19 @@ export default async function DashboardPage() {
   const user = await currentUser();
   if (!user) redirect("/login?callbackUrl=/dashboard");
   const admin = isAdministrator(user);
-  const [health, usage, recent, inProgress, memberships, allCohorts, cleanups, integrityChecks] = await Promise.all([
-    fetchStorageHealth(),
-    fetchStorageUsage(),
-    recentFilesOf(db(), user.id),
-    uploadsInProgressOf(db(), user.id),
-    membershipsOf(db(), user.id),
-    listCohorts(db()),
-    lastMaintenanceRuns(db(), "cleanup_run"),
-    lastMaintenanceRuns(db(), "integrity_check"),
-  ]);
+  const [health, usage, recent, inProgress, memberships, allCohorts, cleanups, integrityChecks, replicas] =
+    await Promise.all([
+      fetchStorageHealth(),
+      fetchStorageUsage(),
+      recentFilesOf(db(), user.id),
+      uploadsInProgressOf(db(), user.id),
+      membershipsOf(db(), user.id),
+      listCohorts(db()),
+      lastMaintenanceRuns(db(), "cleanup_run"),
+      lastMaintenanceRuns(db(), "integrity_check"),
+      // Every replica's heartbeat, from the database: the health answer above comes from one storage replica only.
+      admin ? listReplicas(db()).catch((): ReplicaStatus[] => []) : Promise.resolve([]),
+    ]);
   const disks = (health.detail?.disks as { name: string; driver: string; ok: boolean; ms: number }[] | undefined) ?? [];
   const visible = new Set(admin ? allCohorts.map((c) => c.id) : memberships.map((m) => m.cohortId));
   const cohortNames = new Map(allCohorts.map((c) => [c.id, c.name]));
@@ -87,6 +99,7 @@ export default async function DashboardPage() {
               </tbody>
             </table>
           )}
+          {admin && <ReplicaTable replicas={replicas} />}
         </section>
         <section className="card" data-testid="usage">
           <h2>Bytes stored per cohort</h2>
@@ -225,5 +238,42 @@ function RunList({
         </li>
       ))}
     </ul>
+  );
+}
+
+/** Every storage replica and web server with a heartbeat: where it runs, its version, its last beat. */
+function ReplicaTable({ replicas }: { replicas: ReplicaStatus[] }) {
+  const storage = replicas.filter((r) => r.role === "services");
+  return (
+    <div data-testid="replicas">
+      <h3>Replicas</h3>
+      {storage.length === 0 && <p className="muted">No storage replica has written a heartbeat.</p>}
+      {replicas.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th>Replica</th>
+              <th>Role</th>
+              <th>Version</th>
+              <th>Last heartbeat</th>
+            </tr>
+          </thead>
+          <tbody>
+            {replicas.map((r) => (
+              <tr key={r.id} data-testid="replica" data-role={r.role} data-alive={r.alive}>
+                <td>
+                  <code>{r.id}</code> <span className="muted">pid {r.pid}</span>
+                </td>
+                <td>{r.role === "services" ? "storage" : r.role}</td>
+                <td>{r.version}</td>
+                <td className={r.alive ? "status-ok" : "status-bad"}>
+                  {formatAge(r.lastSeenAgoMs)} ago · {r.alive ? "alive" : "stale"}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
   );
 }

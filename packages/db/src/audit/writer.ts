@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { isUuid } from "@depot/contract";
 import { metrics } from "@depot/telemetry";
 import { sql } from "drizzle-orm";
 import type { Queryable } from "../client";
@@ -27,8 +28,7 @@ export interface AuditEntry {
   metadata?: Record<string, unknown>;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const uuidOrNull = (v: string | null | undefined) => (v && UUID.test(v) ? v : null);
+const uuidOrNull = (v: string | null | undefined) => (isUuid(v) ? v : null);
 const clip = (v: string | null | undefined, max: number) => (v == null ? null : v.slice(0, max));
 
 /**

@@ -1,4 +1,3 @@
-import { DepotError } from "@depot/contract";
 import {
   createDb,
   createUser,
@@ -14,32 +13,34 @@ import { createTestDatabase, type TestDatabase } from "@depot/db/testing";
 import { desc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 
-// The route handlers run for real against a test database; only the session (next-auth) and the pool are
-// replaced. The session mock reads the user fresh, like the real one, so a deactivation bites at once.
-const state = vi.hoisted(() => ({ db: null as unknown as Database, userId: null as string | null }));
+// The route handlers run for real against a test database, and so do sessions: each person signs in through
+// POST /api/session and every request carries the cookie it set, read by lib/session as in production (only
+// next/headers is given the request, as Next would; the pool is the test database's).
+const state = vi.hoisted(() => ({ db: null as unknown as Database }));
 vi.mock("@/lib/db", () => ({ db: () => state.db }));
-vi.mock("@/lib/session", () => {
-  const currentUser = async () => {
-    if (!state.userId) return null;
-    const user = await findUserById(state.db, state.userId);
-    return user?.isActive ? user : null;
-  };
-  return {
-    currentUser,
-    requireUser: async () => {
-      const user = await currentUser();
-      if (!user) throw new DepotError("unauthorized", "sign in first: no valid session");
-      return user;
-    },
-  };
+vi.mock("next/headers", () => import("@/lib/testing/next-headers"));
+Object.assign(process.env, {
+  INTERNAL_API_KEY: "an-internal-key-for-these-tests",
+  SERVICES_URL: "http://127.0.0.1:9",
+  AUTH_SECRET: "a-test-secret-of-at-least-32-characters",
 });
-
-const { GET: exportAudit } = await import("../audit/export/route");
-const { GET: getAudit } = await import("../audit/route");
-const { GET: getCohorts, POST: postCohort } = await import("./cohorts/route");
-const { DELETE: deleteMembership, PUT: putMembership } = await import("./memberships/route");
-const { PATCH: patchUser } = await import("./users/[id]/route");
-const { GET: getUsers, POST: postUser } = await import("./users/route");
+const { inRequest } = await import("@/lib/testing/next-headers");
+type Handler<C> = (req: Request, context: C) => Promise<Response>;
+/** A route handler called as Next calls it: next/headers answers from the request it is given. */
+const inNext =
+  <C>(handler: Handler<C>) =>
+  (req: Request, context?: C) =>
+    inRequest(req, () => handler(req, context as C));
+const signInRoute = inNext((await import("../session/route")).POST);
+const exportAudit = inNext((await import("../audit/export/route")).GET);
+const getAudit = inNext((await import("../audit/route")).GET);
+const { GET: getCohortsRoute, POST: postCohortRoute } = await import("./cohorts/route");
+const [getCohorts, postCohort] = [inNext(getCohortsRoute), inNext(postCohortRoute)];
+const { DELETE: deleteMembershipRoute, PUT: putMembershipRoute } = await import("./memberships/route");
+const [deleteMembership, putMembership] = [inNext(deleteMembershipRoute), inNext(putMembershipRoute)];
+const patchUser = inNext((await import("./users/[id]/route")).PATCH);
+const { GET: getUsersRoute, POST: postUserRoute } = await import("./users/route");
+const [getUsers, postUser] = [inNext(getUsersRoute), inNext(postUserRoute)];
 
 let database: TestDatabase;
 let close: () => Promise<void>;
@@ -48,6 +49,7 @@ let member: User;
 
 beforeAll(async () => {
   database = await createTestDatabase();
+  process.env.DATABASE_URL ??= database.url; // the web's configuration needs one; its pool is replaced above
   const handle = createDb(database.url, { max: 4 });
   state.db = handle.db;
   close = handle.close;
@@ -58,19 +60,38 @@ beforeAll(async () => {
     role: "administrator",
   });
   member = await createUser(state.db, { email: "member@example.org", name: "Member", password: "member-password" });
+  passwords.set(admin.id, "admin-password-1").set(member.id, "member-password");
 });
 afterAll(async () => {
   await close();
   await database.drop();
 });
 
-const as = (user: User | null) => {
-  state.userId = user?.id ?? null;
+/** Each person's password as the tests last set it, and the session cookie the requests now carry. */
+const passwords = new Map<string, string>();
+let cookie: string | null = null;
+
+/** Signs `user` in through POST /api/session; the cookie it sets is the one real session code will read. */
+async function signIn(user: User): Promise<string> {
+  const res = await signInRoute(
+    new Request("http://localhost/api/session", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: user.email, password: passwords.get(user.id) }),
+    }),
+  );
+  expect(res.status, await res.clone().text()).toBe(200);
+  return (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+}
+
+/** The requests that follow are made by `user` (signed in now), or with no session at all. */
+const as = async (user: User | null) => {
+  cookie = user ? await signIn(user) : null;
 };
 const request = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
   new Request(`http://localhost${path}`, {
     method,
-    headers: { "content-type": "application/json", ...headers },
+    headers: { "content-type": "application/json", ...(cookie ? { cookie } : {}), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 const params = (id: string) => ({ params: Promise.resolve({ id }) });
@@ -81,10 +102,10 @@ const auditText = async () =>
 
 describe("access", () => {
   test("401 without a session, 403 for a member, and the refusals are audited", async () => {
-    as(null);
+    await as(null);
     const anonymous = await getUsers(request("GET", "/api/admin/users"));
     expect(anonymous.status).toBe(401);
-    as(member);
+    await as(member);
     const res = await postCohort(request("POST", "/api/admin/cohorts", { name: "Sneaky" }));
     expect(res.status).toBe(403);
     expect(await res.json()).toEqual({ error: { code: "forbidden", message: "administrators only" } });
@@ -100,7 +121,7 @@ describe("access", () => {
   });
 
   test("a cross-site request is refused before anything changes", async () => {
-    as(admin);
+    await as(admin);
     const res = await postCohort(
       request("POST", "/api/admin/cohorts", { name: "Cross" }, { "sec-fetch-site": "cross-site" }),
     );
@@ -111,7 +132,7 @@ describe("access", () => {
 
 describe("users", () => {
   test("create, list, refuse duplicates and short passwords; no password in the trail", async () => {
-    as(admin);
+    await as(admin);
     const body = { email: "New@Example.org", name: "New", password: "new-user-password", role: "member" };
     const res = await postUser(request("POST", "/api/admin/users", body));
     expect(res.status).toBe(201);
@@ -148,7 +169,7 @@ describe("users", () => {
   });
 
   test("an administrator cannot deactivate or demote themself", async () => {
-    as(admin);
+    await as(admin);
     const res = await patchUser(request("PATCH", `/api/admin/users/${admin.id}`, { active: false }), params(admin.id));
     expect(res.status).toBe(403);
     expect((await res.json()).error.message).toMatch(/your own account/);
@@ -161,7 +182,7 @@ describe("users", () => {
   });
 
   test("… whatever the letter case of their own id (the guard compares canonical ids)", async () => {
-    as(admin);
+    await as(admin);
     const upper = admin.id.toUpperCase();
     const before = await auditText();
     const off = await patchUser(request("PATCH", `/api/admin/users/${upper}`, { active: false }), params(upper));
@@ -174,7 +195,7 @@ describe("users", () => {
   });
 
   test("every change that must sign someone out raises their session version", async () => {
-    as(admin);
+    await as(admin);
     const version = async () => (await findUserById(state.db, member.id))!.sessionVersion;
     const patch = (body: unknown) =>
       patchUser(request("PATCH", `/api/admin/users/${member.id}`, body), params(member.id));
@@ -186,7 +207,11 @@ describe("users", () => {
       ["reactivation", () => patch({ active: true }), true],
       ["role change", () => patch({ role: "administrator" }), true],
       ["role back", () => patch({ role: "member" }), true],
-      ["password reset", () => patch({ password: "another-password-7" }), true],
+      [
+        "password reset",
+        () => patch({ password: "another-password-7" }).then(() => passwords.set(member.id, "another-password-7")),
+        true,
+      ],
       ["membership added", () => membership("PUT", { userId: member.id, cohortId: cohort.id, role: "viewer" }), false],
       ["membership role", () => membership("PUT", { userId: member.id, cohortId: cohort.id, role: "manager" }), true],
       ["membership removed", () => membership("DELETE", { userId: member.id, cohortId: cohort.id }), true],
@@ -199,7 +224,7 @@ describe("users", () => {
   });
 
   test("a JSON body over 64 KiB is refused with 413, declared or not", async () => {
-    as(admin);
+    await as(admin);
     const big = { name: "x".repeat(70 * 1024) };
     const declared = await postCohort(
       request("POST", "/api/admin/cohorts", big, { "content-length": String(70 * 1024 + 11) }),
@@ -215,7 +240,7 @@ describe("users", () => {
     const streamed = await postCohort(
       new Request("http://localhost/api/admin/cohorts", {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", cookie: cookie ?? "" },
         body: endless,
         duplex: "half",
       } as RequestInit),
@@ -228,16 +253,21 @@ describe("users", () => {
   });
 
   test("deactivate, reactivate, change role and reset a password, each audited", async () => {
-    as(admin);
+    // The member's session stands (a member is refused administration with 403, not 401) ...
+    await as(member);
+    const memberCookie = cookie;
+    expect((await getUsers(request("GET", "/api/admin/users"))).status).toBe(403);
+    await as(admin);
     const patch = (body: unknown) =>
       patchUser(request("PATCH", `/api/admin/users/${member.id}`, body), params(member.id));
 
     expect((await (await patch({ active: false })).json()).user.isActive).toBe(false);
     expect(await lastAudit()).toMatchObject({ action: "user_deactivated", metadata: { userId: member.id } });
-    // The member's next request is refused at once.
-    as(member);
+    // ... until the deactivation: the same cookie's next request is refused at once.
+    const adminCookie = cookie;
+    cookie = memberCookie;
     expect((await getUsers(request("GET", "/api/admin/users"))).status).toBe(401);
-    as(admin);
+    cookie = adminCookie;
     await patch({ active: true });
     expect(await lastAudit()).toMatchObject({ action: "user_activated" });
 
@@ -249,6 +279,7 @@ describe("users", () => {
     await patch({ role: "member" });
 
     const reset = await patch({ password: "a-fresh-password-9" });
+    passwords.set(member.id, "a-fresh-password-9");
     expect(reset.status).toBe(200);
     expect(JSON.stringify(await reset.json())).not.toMatch(/argon2|a-fresh-password/);
     expect(await lastAudit()).toMatchObject({ action: "password_reset", outcome: "success" });
@@ -267,7 +298,7 @@ describe("users", () => {
 
 describe("cohorts and memberships", () => {
   test("create a cohort, refuse a duplicate, set and remove memberships", async () => {
-    as(admin);
+    await as(admin);
     const res = await postCohort(request("POST", "/api/admin/cohorts", { name: "Omega", description: "last" }));
     expect(res.status).toBe(201);
     const { cohort } = await res.json();
@@ -304,7 +335,7 @@ describe("cohorts and memberships", () => {
 
 describe("audit API and export", () => {
   test("JSON search filters; CSV export streams every row, is audited, and neutralises formulas", async () => {
-    as(admin);
+    await as(admin);
     const { cohort } = await ensureCohort(state.db, { name: '=HYPERLINK("x")' });
     const json = await (await getAudit(request("GET", "/api/audit?action=password_reset"))).json();
     expect(json.total).toBe(2); // this test file resets the member's password twice
@@ -337,7 +368,7 @@ describe("audit API and export", () => {
   });
 
   test("dates PostgreSQL cannot hold are a 400 naming the field, and the export then writes no row", async () => {
-    as(admin);
+    await as(admin);
     const exportedRows = async () =>
       (await state.db.select().from(phiFileTracking).where(eq(phiFileTracking.action, "audit_exported"))).length;
     const before = await exportedRows();

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { DepotError } from "@depot/contract";
+import { canonicalId, DepotError, parseIntegerHeader } from "@depot/contract";
 import { type FileRow, markFileFailed } from "@depot/db";
 import { isDenial, route } from "@/lib/api";
 import { auditWeb } from "@/lib/audit";
@@ -8,10 +8,9 @@ import { ContentCheck } from "@/lib/content-check";
 import { db } from "@/lib/db";
 import { getEnv } from "@/lib/env";
 import { extensionOf } from "@/lib/filenames";
-import { canonicalId } from "@/lib/ids";
 import { receiveSingleFile } from "@/lib/multipart";
 import { requireSameOrigin } from "@/lib/request";
-import { forwardedHeaders, storageClient, storageError, streamToStorage } from "@/lib/storage-client";
+import { callStorage, forwardedHeaders, storageError, streamToStorage } from "@/lib/storage-client";
 import { beginUpload } from "@/lib/uploads";
 
 export const dynamic = "force-dynamic";
@@ -30,8 +29,8 @@ export async function POST(req: Request): Promise<Response> {
       requireSameOrigin(req);
       const user = await ctx.requireUser();
       const env = getEnv();
-      const declared = Number(req.headers.get("content-length") ?? Number.NaN);
-      if (declared > env.maxUploadBytes + MULTIPART_OVERHEAD) {
+      const declared = parseIntegerHeader(req.headers.get("content-length"), "Content-Length");
+      if (declared !== undefined && declared > env.maxUploadBytes + MULTIPART_OVERHEAD) {
         throw new DepotError("too_large", `upload exceeds the limit of ${env.maxUploadBytes} bytes`);
       }
       if (!req.body) throw new DepotError("bad_request", "the request has no body");
@@ -62,8 +61,10 @@ export async function POST(req: Request): Promise<Response> {
           return { file, ...(JSON.parse(reply.body) as { size: number; sha256: string }) };
         },
         async (result) => {
-          await storageClient().delete("internal/storage/delete", {
+          // Undoing a kept file: its answer is not read, so repeating it is safe.
+          await callStorage("DELETE", "internal/storage/delete", {
             headers: forwardedHeaders(info, signedIn, result.file.id),
+            repeat: "safe",
           });
         },
       );

@@ -5,7 +5,7 @@ import { auditWeb } from "@/lib/audit";
 import { db } from "@/lib/db";
 import { requireFileInRoute } from "@/lib/permissions";
 import { requireSameOrigin } from "@/lib/request";
-import { forwardedHeaders, storageClient, storageError } from "@/lib/storage-client";
+import { callStorage, forwardedHeaders, storageError } from "@/lib/storage-client";
 
 export const dynamic = "force-dynamic";
 
@@ -57,12 +57,12 @@ export function DELETE(req: Request, context: Context) {
     const file = await requireFileInRoute(ctx, user, (await context.params).id, "delete");
     if (file.status === "uploading")
       throw new DepotError("conflict", "this file is still uploading; cancel the upload instead");
-    const res = await storageClient().delete("internal/storage/delete", {
+    // Not repeated after a reset: a second DELETE would answer 404 for the first one's success.
+    const res = await callStorage("DELETE", "internal/storage/delete", {
       headers: forwardedHeaders(ctx.info, user, file.id),
     });
     if (res.statusCode === 404) throw new DepotError("not_found", "no such file");
-    if (res.statusCode !== 200)
-      throw storageError({ statusCode: res.statusCode, headers: res.headers, body: res.body });
+    if (res.statusCode !== 200) throw storageError(res);
     await auditWeb(ctx.info, user, {
       action: "file_deleted",
       outcome: "success",

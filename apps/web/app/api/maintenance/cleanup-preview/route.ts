@@ -3,7 +3,7 @@ import { route } from "@/lib/api";
 import { auditWeb } from "@/lib/audit";
 import { isAdministrator } from "@/lib/permissions";
 import { requireSameOrigin } from "@/lib/request";
-import { forwardedHeaders, storageClient, storageError } from "@/lib/storage-client";
+import { callStorage, forwardedHeaders, storageError } from "@/lib/storage-client";
 import { refuseToken } from "@/lib/tokens";
 
 export const dynamic = "force-dynamic";
@@ -16,14 +16,12 @@ export function POST(req: Request) {
     const user = await ctx.requireUser();
     if (!isAdministrator(user)) throw new DepotError("forbidden", "administrators only");
     refuseToken(user, "administration");
-    const res = await storageClient().post("internal/storage/cleanup", {
+    const res = await callStorage("POST", "internal/storage/cleanup", {
       searchParams: { dry_run: "1" },
       headers: forwardedHeaders(info, user),
-      timeout: { request: 120_000 },
+      timeoutMs: 120_000,
     });
-    if (res.statusCode !== 200 && res.statusCode !== 409) {
-      throw storageError({ statusCode: res.statusCode, headers: res.headers, body: res.body });
-    }
+    if (res.statusCode !== 200 && res.statusCode !== 409) throw storageError(res);
     await auditWeb(info, user, { action: "cleanup_previewed", outcome: "success" });
     return new Response(res.body, { status: res.statusCode, headers: { "content-type": "application/json" } });
   });

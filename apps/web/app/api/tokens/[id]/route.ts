@@ -1,8 +1,7 @@
-import { DepotError } from "@depot/contract";
+import { canonicalId, DepotError } from "@depot/contract";
 import { findAccessToken, revokeAccessToken } from "@depot/db";
 import { auditWeb } from "@/lib/audit";
 import { db } from "@/lib/db";
-import { canonicalId } from "@/lib/ids";
 import { isAdministrator } from "@/lib/permissions";
 import { publicToken, tokenRoute } from "../token-api";
 

@@ -1,12 +1,11 @@
 import { Readable } from "node:stream";
-import { DepotError } from "@depot/contract";
-import got from "got";
+import { DepotError, HEADER } from "@depot/contract";
 import { route } from "@/lib/api";
 import { auditWeb } from "@/lib/audit";
 import { getEnv } from "@/lib/env";
 import { contentDisposition } from "@/lib/filenames";
 import { requireFileInRoute } from "@/lib/permissions";
-import { forwardedHeaders } from "@/lib/storage-client";
+import { forwardedHeaders, streamFromStorage } from "@/lib/storage-client";
 
 export const dynamic = "force-dynamic";
 
@@ -20,27 +19,17 @@ export function GET(req: Request, context: Context) {
     const user = await ctx.requireUser();
     const file = await requireFileInRoute(ctx, user, (await context.params).id, "download");
     if (file.status !== "stored") throw new DepotError("conflict", "this file is not available for download");
-    const env = getEnv();
     const range = req.headers.get("range");
-    const upstream = got.stream(`${env.servicesUrl}/internal/storage/download`, {
-      headers: { "x-api-key": env.apiKey, ...forwardedHeaders(info, user, file.id), ...(range ? { range } : {}) },
-      throwHttpErrors: false,
-      retry: { limit: 0 },
-      timeout: { connect: 5_000, socket: env.idleTimeoutMs },
+    const upstream = await streamFromStorage("internal/storage/download", {
+      headers: { ...forwardedHeaders(info, user, file.id), ...(range ? { range } : {}) },
+      idleMs: getEnv().idleTimeoutMs,
     });
-    const response = await new Promise<{
-      statusCode: number;
-      headers: Record<string, string | string[] | undefined>;
-    }>((resolve, reject) => {
-      upstream.once("response", resolve);
-      upstream.once("error", () => reject(new DepotError("bad_gateway", "the storage service is unreachable")));
-    });
-    if (response.statusCode !== 200 && response.statusCode !== 206) {
-      upstream.destroy();
-      if (response.statusCode === 416)
+    if (upstream.statusCode !== 200 && upstream.statusCode !== 206) {
+      upstream.body.destroy();
+      if (upstream.statusCode === 416)
         throw new DepotError("range_not_satisfiable", "the requested range lies outside the file");
       throw new DepotError(
-        response.statusCode === 404 ? "not_found" : "bad_gateway",
+        upstream.statusCode === 404 ? "not_found" : "bad_gateway",
         "the file could not be read from storage",
       );
     }
@@ -49,10 +38,10 @@ export function GET(req: Request, context: Context) {
       "content-disposition": contentDisposition(file.originalName),
       "cache-control": "no-store",
       "x-content-type-options": "nosniff",
-      ...(file.sha256 ? { "x-depot-sha256": file.sha256 } : {}),
+      ...(file.sha256 ? { [HEADER.sha256]: file.sha256 } : {}),
     });
     for (const name of PASSED_BACK) {
-      const value = response.headers[name];
+      const value = upstream.headers[name];
       if (typeof value === "string") headers.set(name, value);
     }
     await auditWeb(info, user, {
@@ -62,12 +51,15 @@ export function GET(req: Request, context: Context) {
       fileId: file.id,
       disk: file.storageDisk,
       storageKey: file.storageKey,
-      bytes: Number(response.headers["content-length"] ?? file.size ?? 0),
+      bytes: Number(upstream.headers["content-length"] ?? file.size ?? 0),
       sha256: file.sha256,
       metadata: range ? { range: range.slice(0, 100) } : {},
+    }).catch((error: unknown) => {
+      upstream.body.destroy(); // no audit row, no bytes: the open stream from storage goes too
+      throw error;
     });
-    return new Response(Readable.toWeb(upstream) as unknown as ReadableStream, {
-      status: response.statusCode,
+    return new Response(Readable.toWeb(upstream.body) as unknown as ReadableStream, {
+      status: upstream.statusCode,
       headers,
     });
   });

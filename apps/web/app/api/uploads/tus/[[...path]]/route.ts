@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { DepotError, parseUploadMetadata, TUS_VERSION } from "@depot/contract";
+import { canonicalId, DepotError, HEADER, parseUploadMetadata, TUS_VERSION } from "@depot/contract";
 import { discardUnstartedFile, type FileRow, findFileByUploadId, markFileFailed, type User } from "@depot/db";
 import { api, type RouteContext, route } from "@/lib/api";
 import { auditWeb } from "@/lib/audit";
@@ -9,10 +9,9 @@ import { ContentCheck } from "@/lib/content-check";
 import { db } from "@/lib/db";
 import { getEnv } from "@/lib/env";
 import { extensionOf } from "@/lib/filenames";
-import { canonicalId } from "@/lib/ids";
 import { can } from "@/lib/permissions";
 import { type RequestInfo, requireSameOrigin } from "@/lib/request";
-import { forwardedHeaders, type StorageReply, storageClient, streamToStorage } from "@/lib/storage-client";
+import { callStorage, forwardedHeaders, type StorageReply, streamToStorage } from "@/lib/storage-client";
 import { beginUpload } from "@/lib/uploads";
 
 export const dynamic = "force-dynamic";
@@ -53,9 +52,9 @@ const TUS_ANSWER = [
   "upload-expires",
   "cache-control",
   "content-type",
-  "x-depot-sha256",
-  "x-depot-size",
-  "x-depot-file-id",
+  HEADER.sha256,
+  HEADER.size,
+  HEADER.fileId,
 ];
 const ID = /^[A-Za-z0-9]{1,64}$/;
 
@@ -118,8 +117,7 @@ async function guarded(req: Request, context: Context, method: string, handler: 
 
 export async function OPTIONS() {
   return api(async () => {
-    const reply = await storageClient()("internal/tus/", { method: "OPTIONS" });
-    return relay({ statusCode: reply.statusCode, headers: reply.headers, body: reply.body });
+    return relay(await callStorage("OPTIONS", "internal/tus/"));
   });
 }
 
@@ -128,10 +126,10 @@ async function create(req: Request, user: User, info: RequestInfo, id: string, c
   if (id) throw new DepotError("bad_request", "create uploads at /api/uploads/tus/");
   if (req.headers.has("upload-concat")) {
     // Partial uploads carry none of Depot's metadata; storage judges concatenation (it refuses it) before any file.
-    const reply = await storageClient().post("internal/tus/", {
+    const reply = await callStorage("POST", "internal/tus/", {
       headers: { ...forwardedHeaders(info, user), ...tusHeadersOf(req), "content-length": "0" },
     });
-    return relay({ statusCode: reply.statusCode, headers: reply.headers, body: reply.body });
+    return relay(reply);
   }
   // Depot's own fields in the metadata choose the cohort and name the file; storage checks the protocol.
   const metadata = parseUploadMetadata(req.headers.get("upload-metadata") ?? undefined);
@@ -177,11 +175,11 @@ async function create(req: Request, user: User, info: RequestInfo, id: string, c
     metadata: { uploadId, name: file.originalName, kind: file.kind },
   });
   await auditCompletion(info, user, file, uploadId, reply);
-  return relay(reply, { location: `${PUBLIC_BASE}/${uploadId}`, "x-depot-file-id": file.id });
+  return relay(reply, { location: `${PUBLIC_BASE}/${uploadId}`, [HEADER.fileId]: file.id });
 }
 
 async function auditCompletion(info: RequestInfo, user: User, file: FileRow, uploadId: string, reply: StorageReply) {
-  const sha256 = reply.headers["x-depot-sha256"];
+  const sha256 = reply.headers[HEADER.sha256];
   if (typeof sha256 !== "string") return;
   await auditWeb(info, user, {
     action: "chunked_upload_completed",
@@ -190,7 +188,7 @@ async function auditCompletion(info: RequestInfo, user: User, file: FileRow, upl
     fileId: file.id,
     disk: file.storageDisk,
     storageKey: file.storageKey,
-    bytes: Number(reply.headers["x-depot-size"]),
+    bytes: Number(reply.headers[HEADER.size]),
     sha256,
     metadata: { uploadId, name: file.originalName },
   });
@@ -198,10 +196,10 @@ async function auditCompletion(info: RequestInfo, user: User, file: FileRow, upl
 
 async function head(req: Request, user: User, info: RequestInfo, id: string, ctx: RouteContext): Promise<Response> {
   await ownedFile(user, id, ctx);
-  const reply = await storageClient().head(`internal/tus/${id}`, {
+  const reply = await callStorage("HEAD", `internal/tus/${id}`, {
     headers: { ...forwardedHeaders(info, user), "tus-resumable": req.headers.get("tus-resumable") ?? "" },
   });
-  return relay({ statusCode: reply.statusCode, headers: reply.headers, body: "" });
+  return relay({ ...reply, body: "" });
 }
 
 async function patch(req: Request, user: User, info: RequestInfo, id: string, ctx: RouteContext): Promise<Response> {
@@ -237,7 +235,8 @@ async function terminate(
   ctx: RouteContext,
 ): Promise<Response> {
   const file = await ownedFile(user, id, ctx);
-  const reply = await storageClient().delete(`internal/tus/${id}`, {
+  // Not repeated after a reset: a second DELETE of a terminated upload would answer 404 for the first's success.
+  const reply = await callStorage("DELETE", `internal/tus/${id}`, {
     headers: { ...forwardedHeaders(info, user, file.id), "tus-resumable": req.headers.get("tus-resumable") ?? "" },
   });
   // Ending a finished upload leaves the file alone (storage answers 204 and does nothing): nothing to audit.
@@ -250,7 +249,7 @@ async function terminate(
       metadata: { uploadId: id, reason: "cancelled" },
     });
   }
-  return relay({ statusCode: reply.statusCode, headers: reply.headers, body: reply.body });
+  return relay(reply);
 }
 
 const HANDLERS: Record<string, Handler> = {

@@ -1,0 +1,202 @@
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { HEADER, TUS_VERSION } from "@depot/contract";
+import { findFile } from "@depot/db";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+
+// The web's byte path end to end: real route handlers, real sessions (signed in through POST /api/session), the
+// web and an in-process storage service on one test database, bytes checked where storage keeps them.
+vi.mock("next/headers", () => import("@/lib/testing/next-headers"));
+const { idParams, multipartBody, startWebStack, tusMetadata, tusParams } = await import("@/lib/testing/web-stack");
+const uploads = await import("./uploads/route");
+const tus = await import("./uploads/tus/[[...path]]/route");
+const download = await import("./files/[id]/download/route");
+const files = await import("./files/[id]/route");
+
+let stack: Awaited<ReturnType<typeof startWebStack>>;
+let cookie: string;
+let cohortId: string;
+const TUS = { "tus-resumable": TUS_VERSION };
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+/** CSV-looking bytes (the content check reads the first ones), random after the header line. */
+const csv = (size: number) =>
+  Buffer.concat([Buffer.from("id,value\n"), randomBytes(size - 9).map((b) => 0x30 + (b % 10))]);
+
+beforeAll(async () => {
+  stack = await startWebStack();
+  cohortId = (await stack.cohort("Byte path")).id;
+  ({ cookie } = await stack.person("uploader", { cohortId, role: "manager" }));
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function storedBytes(fileId: string): Promise<Buffer> {
+  const file = await findFile(stack.db, fileId);
+  expect(file).toMatchObject({ status: "stored" });
+  return readFileSync(join(stack.storage.root, file!.storageKey));
+}
+
+async function uploadMultipart(data: Buffer, name: string) {
+  const { body, contentType } = multipartBody({ cohortId, kind: "submission" }, name, data);
+  const res = await stack.call(
+    uploads.POST,
+    stack.request("POST", "/api/uploads", { cookie, headers: { "content-type": contentType }, body }),
+  );
+  expect(res.status, await res.clone().text()).toBe(201);
+  return (await res.json()) as { id: string; size: number; sha256: string };
+}
+
+/** A body that arrives in `pieces`, `delayMs` apart: long enough for two PATCHes of one upload to overlap. */
+function slowBody(data: Buffer, pieces = 16, delayMs = 20): ReadableStream<Uint8Array> {
+  const size = Math.ceil(data.length / pieces);
+  let at = 0;
+  return new ReadableStream({
+    async pull(controller) {
+      if (at >= data.length) return controller.close();
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      controller.enqueue(new Uint8Array(data.subarray(at, at + size)));
+      at += size;
+    },
+  });
+}
+
+async function createTusUpload(length: number, filename: string) {
+  const created = await stack.call(
+    tus.POST,
+    stack.request("POST", "/api/uploads/tus/", {
+      cookie,
+      headers: {
+        ...TUS,
+        "upload-length": String(length),
+        "upload-metadata": tusMetadata({ cohortId, kind: "submission", filename }),
+      },
+    }),
+    tusParams(),
+  );
+  expect(created.status, await created.clone().text()).toBe(201);
+  const location = created.headers.get("location") ?? "";
+  return { location, uploadId: location.split("/").pop() ?? "", fileId: created.headers.get(HEADER.fileId) ?? "" };
+}
+
+const tusPatch = (uploadId: string, offset: number, data: Buffer | ReadableStream<Uint8Array>) =>
+  stack.call(
+    tus.PATCH,
+    stack.request("PATCH", `/api/uploads/tus/${uploadId}`, {
+      cookie,
+      headers: { ...TUS, "upload-offset": String(offset), "content-type": "application/offset+octet-stream" },
+      body: data,
+    }),
+    tusParams(uploadId),
+  );
+
+describe("the web's byte path", () => {
+  test("a multipart upload is stored byte for byte, with the sha256 the web reports and the row records", async () => {
+    const data = csv(3 * 1024 * 1024 + 17);
+    const stored = await uploadMultipart(data, "multipart.csv");
+    expect(stored).toMatchObject({ size: data.length, sha256: sha256(data) });
+    const kept = await storedBytes(stored.id);
+    expect(kept.length).toBe(data.length);
+    expect(sha256(kept)).toBe(sha256(data));
+    expect(await findFile(stack.db, stored.id)).toMatchObject({ size: data.length, sha256: sha256(data) });
+  });
+
+  test("tus through the web: creation, PATCH, HEAD at the acknowledged offset, the last PATCH completes", async () => {
+    const data = csv(2 * 1024 * 1024 + 5);
+    const half = 1024 * 1024;
+    const { location, uploadId, fileId } = await createTusUpload(data.length, "resumable.csv");
+    expect(location).toMatch(/^\/api\/uploads\/tus\/[A-Za-z0-9]+$/);
+
+    const first = await tusPatch(uploadId, 0, data.subarray(0, half));
+    expect(first.status).toBe(204);
+    expect(first.headers.get("upload-offset")).toBe(String(half));
+
+    const head = await stack.call(
+      tus.HEAD,
+      stack.request("HEAD", location, { cookie, headers: TUS }),
+      tusParams(uploadId),
+    );
+    expect(head.status).toBe(200);
+    expect(head.headers.get("upload-offset")).toBe(String(half));
+    expect(head.headers.get("upload-length")).toBe(String(data.length));
+    expect(head.headers.get("tus-resumable")).toBe(TUS_VERSION);
+
+    const last = await tusPatch(uploadId, half, data.subarray(half));
+    expect(last.status).toBe(204);
+    expect(last.headers.get("upload-offset")).toBe(String(data.length));
+    expect(last.headers.get(HEADER.sha256)).toBe(sha256(data));
+    expect((await storedBytes(fileId)).equals(data)).toBe(true);
+  });
+
+  test("a download with Range answers 206 with exactly those bytes and their Content-Range", async () => {
+    const data = csv(100_000);
+    const { id } = await uploadMultipart(data, "ranged.csv");
+    const get = (range?: string) =>
+      stack.call(
+        download.GET,
+        stack.request("GET", `/api/files/${id}/download`, { cookie, headers: range ? { range } : {} }),
+        idParams(id),
+      );
+
+    const part = await get("bytes=1000-1999");
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-range")).toBe(`bytes 1000-1999/${data.length}`);
+    expect(part.headers.get("content-length")).toBe("1000");
+    expect(Buffer.from(await part.arrayBuffer()).equals(data.subarray(1000, 2000))).toBe(true);
+
+    const tail = await get("bytes=-10");
+    expect(tail.status).toBe(206);
+    expect(Buffer.from(await tail.arrayBuffer()).equals(data.subarray(-10))).toBe(true);
+
+    const whole = await get();
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get(HEADER.sha256)).toBe(sha256(data));
+    expect(Buffer.from(await whole.arrayBuffer()).equals(data)).toBe(true);
+
+    const outside = await get(`bytes=${data.length + 10}-`);
+    expect(outside.status).toBe(416);
+    expect((await outside.json()).error.code).toBe("range_not_satisfiable");
+  });
+
+  test("a delete removes the object from storage and marks the row; the file is gone for download and delete", async () => {
+    const { id } = await uploadMultipart(csv(10_000), "deleted.csv");
+    const path = join(stack.storage.root, (await findFile(stack.db, id))!.storageKey);
+    expect(existsSync(path)).toBe(true);
+    const del = () => stack.call(files.DELETE, stack.request("DELETE", `/api/files/${id}`, { cookie }), idParams(id));
+
+    const res = await del();
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ id, deleted: true });
+    expect(existsSync(path)).toBe(false);
+    expect(await findFile(stack.db, id)).toMatchObject({ status: "deleted" });
+    const after = await stack.call(
+      download.GET,
+      stack.request("GET", `/api/files/${id}/download`, { cookie }),
+      idParams(id),
+    );
+    expect(after.status).toBe(404);
+    expect((await del()).status).toBe(404);
+  });
+
+  test("two PATCHes of one upload at one offset, overlapping: the upload's lock lets exactly one land", async () => {
+    // Without storage's tus lock both write at offset 0 of one file: both are acknowledged, or the bytes of the
+    // two interleave. With it, the second asks the first to let go, then finds the offset moved on: 409.
+    for (let trial = 0; trial < 3; trial++) {
+      const a = csv(1024 * 1024);
+      const b = csv(1024 * 1024);
+      const rest = csv(1000);
+      const { uploadId, fileId } = await createTusUpload(a.length + rest.length, `raced-${trial}.csv`);
+      const [ra, rb] = await Promise.all([tusPatch(uploadId, 0, slowBody(a)), tusPatch(uploadId, 0, slowBody(b))]);
+      const answers = [ra, rb].map((r) => ({ status: r.status, offset: r.headers.get("upload-offset") }));
+      const accepted = [ra, rb].filter((r) => r.status === 204 && r.headers.get("upload-offset") === String(a.length));
+      expect(accepted.length, JSON.stringify(answers)).toBe(1);
+      const loser = accepted[0] === ra ? rb : ra;
+      expect(loser.status, JSON.stringify(answers)).toBe(409);
+      const winner = accepted[0] === ra ? a : b;
+      const done = await tusPatch(uploadId, a.length, rest);
+      expect(done.status).toBe(204);
+      expect((await storedBytes(fileId)).equals(Buffer.concat([winner, rest]))).toBe(true);
+    }
+  });
+});

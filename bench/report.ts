@@ -25,7 +25,7 @@ async function runScript(name: string, args: string[]): Promise<void> {
 /** A benchmark's figures as a Markdown table. */
 function table(figures: Figure[]): string {
   const n = (v: number | null | undefined, unit = "") =>
-    v === null || v === undefined ? "-" : fixed(v, unit === "ms" || unit === "s" || Math.abs(v) < 10 ? 2 : 0);
+    v === null || v === undefined ? "-" : fixed(v, unit !== "count" && (unit === "s" || Math.abs(v) < 10) ? 2 : 0);
   const row = (f: Figure) => [
     f.figure,
     `${n(f.value, f.unit)} ${f.unit}`,

@@ -1,4 +1,5 @@
 import { createCipheriv, createHash } from "node:crypto";
+import { open, rm } from "node:fs/promises";
 
 export const PAYLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
 
@@ -36,4 +37,35 @@ export function payloadContent(bytes: number, chunk: Buffer, offset = 0): Conten
   for (const piece of payloadPieces(bytes, chunk, offset)) hash.update(piece);
   const sha256 = hash.digest("hex");
   return { bytes, sha256, pieces: (start, length) => payloadPieces(length, chunk, offset + start) };
+}
+
+/**
+ * This machine's own limits for `bytes` of the payload in 8 MiB pieces: writing them to `path` with an fsync never,
+ * once at the end or after every piece (as a tus PATCH is made durable), and hashing them; milliseconds each.
+ */
+export async function writeMs(path: string, bytes: number, fsync: "never" | "end" | "each"): Promise<number> {
+  const chunk = payloadChunk();
+  const handle = await open(path, "wx");
+  const startedAt = performance.now();
+  try {
+    for (let offset = 0; offset < bytes; offset += chunk.length) {
+      await handle.write(chunk, 0, chunk.length, offset);
+      if (fsync === "each") await handle.sync();
+    }
+    if (fsync === "end") await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  const ms = performance.now() - startedAt;
+  await rm(path);
+  return ms;
+}
+
+export function sha256Ms(bytes: number): number {
+  const chunk = payloadChunk();
+  const hash = createHash("sha256");
+  const startedAt = performance.now();
+  for (let hashed = 0; hashed < bytes; hashed += chunk.length) hash.update(chunk);
+  hash.digest();
+  return performance.now() - startedAt;
 }

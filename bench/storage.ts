@@ -1,14 +1,4 @@
-/**
- * `pnpm bench:storage`: the storage service against this machine's own limits, in one run: 1 GiB straight to the
- * service (local disk) against raw write + fsync and sha256 of the same bytes; the service's peak RSS for a 256 MiB
- * and a 2 GiB upload (a fresh process each); 1 GiB to an S3 disk on Ceph RGW against @aws-sdk/lib-storage's Upload
- * straight to the same bucket with the same part size and queue (alternating, best of S3_ROUNDS each).
- * `BENCH_STORAGE_ONLY=s3` runs the S3 pair alone. Writes bench/results/storage.json (storage-s3.json for the S3 pair
- * alone). Uses DATABASE_URL's server when set, otherwise a throwaway embedded PostgreSQL; everything it starts or
- * writes goes away at the end, on failure and on Ctrl-C too.
- */
-import { createHash } from "node:crypto";
-import { mkdir, open, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { DeleteObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
@@ -35,36 +25,12 @@ import {
   workFolder,
   writeResult,
 } from "./lib";
-import { payloadChunk, payloadPieces } from "./payload";
+import { payloadChunk, payloadPieces, sha256Ms, writeMs } from "./payload";
 import { startStorage } from "./stack";
 
 const UPLOAD_BYTES = GiB;
 const RSS_SIZES = [256 * MiB, 2 * GiB] as const;
 const S3_ROUNDS = 2;
-
-async function rawWriteWithFsync(path: string, chunk: Buffer): Promise<number> {
-  const handle = await open(path, "wx");
-  const startedAt = performance.now();
-  try {
-    for (let written = 0; written < UPLOAD_BYTES; written += chunk.length) {
-      for (let offset = 0; offset < chunk.length; ) offset += (await handle.write(chunk, offset)).bytesWritten;
-    }
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  const ms = performance.now() - startedAt;
-  await rm(path);
-  return ms;
-}
-
-function sha256InMemory(chunk: Buffer): number {
-  const hash = createHash("sha256");
-  const startedAt = performance.now();
-  for (let hashed = 0; hashed < UPLOAD_BYTES; hashed += chunk.length) hash.update(chunk);
-  hash.digest("hex");
-  return performance.now() - startedAt;
-}
 
 /**
  * 1 GiB through the storage service onto an S3 disk against lib-storage's Upload of the same bytes straight to the
@@ -152,8 +118,8 @@ async function main(): Promise<void> {
     return writeResult("storage-s3", [s3.figure], s3.details);
   }
   // Baselines first, before PostgreSQL's setup writes and checkpoints.
-  const writeRate = report("raw write + fsync", UPLOAD_BYTES, await rawWriteWithFsync(join(workDir, "raw"), chunk));
-  const shaRate = report("sha256 in memory", UPLOAD_BYTES, sha256InMemory(chunk));
+  const writeRate = report("raw write + fsync", UPLOAD_BYTES, await writeMs(join(workDir, "raw"), UPLOAD_BYTES, "end"));
+  const shaRate = report("sha256 in memory", UPLOAD_BYTES, sha256Ms(UPLOAD_BYTES));
   const databaseUrl = await provisionDatabase(workDir);
 
   /** One upload straight to a fresh service on an empty local disk; its time and the service's peak RSS. */

@@ -3,12 +3,12 @@
  * client (bench/client.ts), the same 8 MiB PATCHes, 1 GiB each. On the local disk, through the web and straight to
  * storage against @tus/file-store; on Ceph RGW, straight to storage with an S3 disk against @tus/s3-store on the same
  * bucket. Also each upload's last PATCH, the CPU seconds every process on the path spent, and what fsyncing every
- * 8 MiB and hashing 1 GiB cost on this disk and CPU (diskAndHash).
+ * 8 MiB and hashing 1 GiB cost on this disk and CPU (details.diskAndHash).
  * Writes bench/results/tus.json. Everything it starts goes away at the end, on failure and on Ctrl-C too.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { buildStorageKey } from "@depot/contract";
@@ -34,7 +34,7 @@ import {
   workFolder,
   writeResult,
 } from "./lib";
-import { payloadChunk } from "./payload";
+import { sha256Ms, writeMs } from "./payload";
 import { deleteFile, startDepot, startStorage } from "./stack";
 
 const BYTES = GiB;
@@ -76,32 +76,6 @@ async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest("hex");
-}
-
-/**
- * What the disk and the hash add: 1 GiB in 8 MiB writes with an fsync after each (Depot answers a PATCH once its
- * bytes are durable) against the same writes with none (@tus/file-store does not fsync), and sha256 of 1 GiB.
- */
-async function diskAndHash(path: string) {
-  const chunk = payloadChunk();
-  const write = async (fsyncEach: boolean) => {
-    const handle = await open(path, "w");
-    const startedAt = performance.now();
-    for (let offset = 0; offset < BYTES; offset += CHUNK_BYTES) {
-      await handle.write(chunk, 0, CHUNK_BYTES, offset);
-      if (fsyncEach) await handle.sync();
-    }
-    const ms = performance.now() - startedAt;
-    await handle.close();
-    await rm(path);
-    return ms;
-  };
-  const hash = createHash("sha256");
-  const startedAt = performance.now();
-  for (let offset = 0; offset < BYTES; offset += CHUNK_BYTES) hash.update(chunk);
-  hash.digest();
-  const sha256Ms = performance.now() - startedAt;
-  return { writeNoFsyncMs: await write(false), writeFsyncEachChunkMs: await write(true), sha256Ms };
 }
 
 interface Run {
@@ -205,7 +179,14 @@ async function main(): Promise<void> {
   });
   await s3Storage.stop();
 
-  const disk = await diskAndHash(join(workDir, "disk-probe"));
+  // What the disk and the hash add: an fsync after every 8 MiB (Depot answers a PATCH once its bytes are durable;
+  // @tus/file-store does not fsync), and sha256 of every byte.
+  const probe = join(workDir, "disk-probe");
+  const disk = {
+    writeNoFsyncMs: await writeMs(probe, BYTES, "never"),
+    writeFsyncEachChunkMs: await writeMs(probe, BYTES, "each"),
+    sha256Ms: sha256Ms(BYTES),
+  };
   console.log(`disk and hash: ${JSON.stringify(disk)}`);
   const rate = (name: string) => mbPerSecond(BYTES, runs[name]!.ms);
   const lastPatch = (name: string) => runs[name]!.lastPatchMs / 1000;

@@ -27,6 +27,12 @@ export interface RunningBalancer {
 /** Each tier's health route. Both need the internal key, so the config file is readable by its owner only. */
 const HEALTH_PATH = { web: "/health", storage: "/internal/storage/health" } as const;
 
+const BALANCER_ERRORS = [
+  [502, "bad_gateway", "the server handling this request went away; send it again (a tus upload resumes)"],
+  [503, "unavailable", "no server is available right now; try again shortly"],
+  [504, "bad_gateway", "the server handling this request did not answer in time"],
+] as const;
+
 export function haproxyConfig(tiers: BalancedTier[], apiKey: string): string {
   const sections = tiers.map(
     (t) => `
@@ -57,7 +63,13 @@ defaults
   # Uploads stream for as long as they take; each tier has its own idle timeout.
   timeout client 15m
   timeout server 15m
-  default-server inter 1s fall 2 rise 2
+  # A replica is out after 3 failed checks 1 s apart, back after 2 good ones. A check may take 5 s: under load
+  # storage's health (a real write, read and delete on every disk) is slow, and a replica marked down for being
+  # busy leaves the tier with none.
+  timeout check 5s
+  default-server inter 1s fall 3 rise 2
+  # The balancer's own answers in Depot's error shape, not HAProxy's HTML pages.
+${BALANCER_ERRORS.map(([status, code, message]) => `  http-error status ${status} content-type application/json string '${JSON.stringify({ error: { code, message } })}'`).join("\n")}
 ${sections.join("\n")}
 `;
 }

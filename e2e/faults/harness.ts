@@ -101,6 +101,8 @@ export function controlledUpload(options: {
   method?: string;
   headers?: Record<string, string>;
   size: number;
+  /** The bytes to send (else `size` random bytes). */
+  data?: Buffer;
   chunkSize?: number;
   multipart?: { fields: Record<string, string>; filename: string };
 }): ControlledUpload {
@@ -158,7 +160,8 @@ export function controlledUpload(options: {
       });
     await write(preamble);
     while (sent < options.size && !req.destroyed) {
-      const chunk = randomBytes(Math.min(chunkSize, options.size - sent));
+      const length = Math.min(chunkSize, options.size - sent);
+      const chunk = options.data ? options.data.subarray(sent, sent + length) : randomBytes(length);
       hash.update(chunk);
       await write(chunk);
       sent += chunk.length;

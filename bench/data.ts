@@ -4,14 +4,13 @@
  * bulk path appendAuditBatch, whose chain audit:verify accepts), starts the storage service and the web app on it,
  * then measures p50 / p95 of the pages and APIs people use, the CSV export of the whole trail (rows/s and the web's
  * RSS growth), a full audit:verify and one from its checkpoint (rows/s), and the append function's throughput at
- * that depth against an empty trail (alternating rounds, same server). Writes its own section of
- * docs/performance.md with the figures, the goals and the query plans of the slowest queries.
+ * that depth against an empty trail (alternating rounds, same server), and EXPLAIN ANALYZE of the statements behind
+ * the pages. Writes bench/results/data.json (the plans' text in its details).
  * Ports: E2E_PORT_BASE (or BENCH_PORT_BASE) + 10, 11, 12 when set, else free ones. Uses DATABASE_URL's server when
  * set (fresh databases, dropped at the end), otherwise a throwaway embedded PostgreSQL. Not a test: it prints
  * figures. Everything it starts or writes goes away at the end, on failure and on Ctrl-C too.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -34,22 +33,20 @@ import {
   phiFileTracking,
   recentFilesOf,
   users,
-  verifyAuditChain,
 } from "@depot/db";
 import { createTestDatabase } from "@depot/db/testing";
+import { signIn } from "../scripts/stack";
 import {
-  childEnv,
-  childPids,
+  figure,
   fixed,
   MiB,
-  machine,
+  percentile,
   REPO_ROOT,
-  rssBytes,
   runBenchmark,
-  startChild,
-  withSection,
-  withTimeout,
+  runJson,
+  serverRss,
   workFolder,
+  writeResult,
 } from "./lib";
 import { type DepotStack, startDepot } from "./stack";
 
@@ -58,7 +55,6 @@ const { values: args } = parseArgs({
     rows: { type: "string", default: "1000000" },
     files: { type: "string", default: "100000" },
     samples: { type: "string", default: "30" },
-    "no-write": { type: "boolean" },
   },
 });
 const AUDIT_ROWS = Number(args.rows);
@@ -71,9 +67,6 @@ const BULK_BATCH = 5000;
 const APPENDS_PER_ROUND = 1500;
 const APPEND_CONCURRENCY = 4;
 const USER_PASSWORD = "bench-user-password";
-const OUTPUT = join(REPO_ROOT, "docs/performance.md");
-
-const GOALS = { p95Ms: 300, exportRowsPerS: 50_000, exportRssMiB: 64, verifyRowsPerS: 100_000, appendRatio: 0.9 };
 
 // A small deterministic generator, so every run builds the same data.
 let seedState = 0x2545f491;
@@ -94,6 +87,44 @@ interface Built {
   fileCohort: Map<string, string>;
   start: number;
   timings: Record<string, number>;
+}
+
+const ACTIONS = [
+  "stream_upload",
+  "stream_upload",
+  "stream_download",
+  "stream_download",
+  "stream_download",
+  "chunked_upload_completed",
+  "file_deleted",
+  "access_denied",
+] as const;
+
+/** Audit row `i` of the generated trail: a random action by a random user on a random file. */
+function auditRow(i: number, occurredAt: Date, data: Pick<Built, "userIds" | "fileIds" | "fileCohort">): BulkAuditRow {
+  const { userIds, fileIds, fileCohort } = data;
+  const action = pick(ACTIONS);
+  const fileId = pick(fileIds);
+  const denied = action === "access_denied";
+  return {
+    occurredAt,
+    action,
+    outcome: denied ? "denied" : random() < 0.03 ? "failure" : "success",
+    serverRole: i % 2 ? "services" : "web",
+    hostname: "bench-host",
+    requestId: `req-${(i >> 1).toString(36)}`,
+    actorUserId: pick(userIds),
+    actorIp: `10.${i % 250}.${(i >> 8) % 250}.${(i >> 16) % 250}`,
+    actorUserAgent: "Mozilla/5.0 (X11; Linux x86_64) bench",
+    cohortId: fileCohort.get(fileId) ?? null,
+    fileId,
+    disk: "workspace",
+    storageKey: `${fileCohort.get(fileId)}/2024/01/${fileId}`,
+    bytes: denied ? null : Math.floor(random() * 50_000_000),
+    sha256: action === "stream_upload" ? hex(`${i}`) : null,
+    error: denied ? "forbidden" : null,
+    metadata: denied ? { route: "download" } : { name: `file_${i}.csv`, kind: "submission" },
+  };
 }
 
 async function buildData(stack: DepotStack): Promise<Built> {
@@ -160,42 +191,14 @@ async function buildData(stack: DepotStack): Promise<Built> {
     timings.files = Date.now() - t;
 
     t = Date.now();
-    const actions = [
-      "stream_upload",
-      "stream_upload",
-      "stream_download",
-      "stream_download",
-      "stream_download",
-      "chunked_upload_completed",
-      "file_deleted",
-      "access_denied",
-    ] as const;
     for (let offset = 0; offset < AUDIT_ROWS; offset += BULK_BATCH) {
-      const batch: BulkAuditRow[] = Array.from({ length: Math.min(BULK_BATCH, AUDIT_ROWS - offset) }, (_, j) => {
-        const i = offset + j;
-        const action = pick(actions);
-        const fileId = pick(fileIds);
-        const denied = action === "access_denied";
-        return {
-          occurredAt: new Date(start + Math.floor((i / AUDIT_ROWS) * SPAN_MS)),
-          action,
-          outcome: denied ? "denied" : random() < 0.03 ? "failure" : "success",
-          serverRole: i % 2 ? "services" : "web",
-          hostname: "bench-host",
-          requestId: `req-${(i >> 1).toString(36)}`,
-          actorUserId: pick(userIds),
-          actorIp: `10.${i % 250}.${(i >> 8) % 250}.${(i >> 16) % 250}`,
-          actorUserAgent: "Mozilla/5.0 (X11; Linux x86_64) bench",
-          cohortId: fileCohort.get(fileId) ?? null,
-          fileId,
-          disk: "workspace",
-          storageKey: `${fileCohort.get(fileId)}/2024/01/${fileId}`,
-          bytes: denied ? null : Math.floor(random() * 50_000_000),
-          sha256: action === "stream_upload" ? hex(`${i}`) : null,
-          error: denied ? "forbidden" : null,
-          metadata: denied ? { route: "download" } : { name: `file_${i}.csv`, kind: "submission" },
-        };
-      });
+      const batch = Array.from({ length: Math.min(BULK_BATCH, AUDIT_ROWS - offset) }, (_, j) =>
+        auditRow(offset + j, new Date(start + Math.floor(((offset + j) / AUDIT_ROWS) * SPAN_MS)), {
+          userIds,
+          fileIds,
+          fileCohort,
+        }),
+      );
       await appendAuditBatch(conn.db, batch);
       if ((offset / BULK_BATCH) % 40 === 39)
         console.log(`   ${offset + batch.length} audit rows (${fixed((Date.now() - t) / 1000)} s)`);
@@ -219,9 +222,6 @@ async function buildData(stack: DepotStack): Promise<Built> {
   }
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-
 interface Latency {
   name: string;
   path: string;
@@ -229,17 +229,6 @@ interface Latency {
   p50: number;
   p95: number;
   max: number;
-}
-
-async function signIn(stack: DepotStack, email: string, password: string): Promise<string> {
-  const res = await fetch(`${stack.webUrl}/api/session`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password }),
-  });
-  await res.arrayBuffer();
-  if (res.status !== 200) throw new Error(`sign-in of ${email} answered ${res.status}`);
-  return (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
 }
 
 async function timedGet(stack: DepotStack, path: string, cookie: string): Promise<number> {
@@ -252,36 +241,26 @@ async function timedGet(stack: DepotStack, path: string, cookie: string): Promis
 }
 
 async function measureLatencies(stack: DepotStack, built: Built): Promise<Latency[]> {
-  const memberCookie = await signIn(stack, built.memberEmail, USER_PASSWORD);
+  const memberCookie = await signIn(stack.webUrl, { email: built.memberEmail, password: USER_PASSWORD });
   const busyFile = await busiestFile(stack, built);
   const cohort = built.cohortIds[3] ?? "";
   const user = built.userIds[42] ?? "";
   const from = new Date(built.start + SPAN_MS * 0.4);
   const to = new Date(from.getTime() + 30 * 86_400_000);
   const day = (d: Date) => d.toISOString().slice(0, 10);
-  const admin = stack.cookie;
-  const endpoints: { name: string; path: string; cookie: string; as: string }[] = [
-    { name: "/dashboard", path: "/dashboard", cookie: admin, as: "administrator" },
-    { name: "/files, first page", path: "/files", cookie: admin, as: "administrator" },
-    {
-      name: "/files, filtered (cohort, kind)",
-      path: `/files?cohortId=${cohort}&kind=submission`,
-      cookie: admin,
-      as: "administrator",
-    },
-    { name: "/files, page 500", path: "/files?page=500", cookie: admin, as: "administrator" },
+  const admin = (name: string, path: string) => ({ name, path, cookie: stack.cookie, as: "administrator" });
+  const endpoints = [
+    admin("/dashboard", "/dashboard"),
+    admin("/files, first page", "/files"),
+    admin("/files, filtered (cohort, kind)", `/files?cohortId=${cohort}&kind=submission`),
+    admin("/files, page 500", "/files?page=500"),
     { name: "/files, first page", path: "/files", cookie: memberCookie, as: "member of 2 cohorts" },
-    { name: "/audit, first page", path: "/audit", cookie: admin, as: "administrator" },
-    { name: "/audit, by file", path: `/audit?fileId=${busyFile}`, cookie: admin, as: "administrator" },
-    { name: "/audit, by user", path: `/audit?userId=${user}`, cookie: admin, as: "administrator" },
-    {
-      name: "/audit, by date range (30 days)",
-      path: `/audit?from=${day(from)}&to=${day(to)}`,
-      cookie: admin,
-      as: "administrator",
-    },
-    { name: "/api/files", path: "/api/files", cookie: admin, as: "administrator" },
-    { name: "/api/audit", path: "/api/audit", cookie: admin, as: "administrator" },
+    admin("/audit, first page", "/audit"),
+    admin("/audit, by file", `/audit?fileId=${busyFile}`),
+    admin("/audit, by user", `/audit?userId=${user}`),
+    admin("/audit, by date range (30 days)", `/audit?from=${day(from)}&to=${day(to)}`),
+    admin("/api/files", "/api/files"),
+    admin("/api/audit", "/api/audit"),
   ];
   for (const e of endpoints) for (let i = 0; i < 3; i++) await timedGet(stack, e.path, e.cookie);
   const samples = endpoints.map(() => [] as number[]);
@@ -294,8 +273,8 @@ async function measureLatencies(stack: DepotStack, built: Built): Promise<Latenc
       name: e.name,
       path: e.path,
       as: e.as,
-      p50: percentile(sorted, 50),
-      p95: percentile(sorted, 95),
+      p50: percentile(sorted, 50) ?? Number.NaN,
+      p95: percentile(sorted, 95) ?? Number.NaN,
       max: sorted.at(-1) ?? 0,
     };
   });
@@ -314,20 +293,13 @@ async function busiestFile(stack: DepotStack, built: Built): Promise<string> {
   }
 }
 
-async function webRss(stack: DepotStack): Promise<number> {
-  const pid = stack.webPid();
-  let total = await rssBytes(pid);
-  for (const child of await childPids(pid)) total += await rssBytes(child).catch(() => 0);
-  return total;
-}
-
 async function measureExport(stack: DepotStack) {
   await stack.restartWeb();
   await timedGet(stack, "/api/audit?pageSize=1", stack.cookie);
-  const before = await webRss(stack);
+  const before = await serverRss(stack.webPid(), "VmRSS");
   let peak = before;
   const sampler = setInterval(() => {
-    void webRss(stack).then(
+    void serverRss(stack.webPid(), "VmRSS").then(
       (rss) => {
         peak = Math.max(peak, rss);
       },
@@ -348,74 +320,32 @@ async function measureExport(stack: DepotStack) {
     clearInterval(sampler);
   }
   const ms = performance.now() - t;
-  peak = Math.max(peak, await webRss(stack));
+  peak = Math.max(peak, await serverRss(stack.webPid(), "VmRSS"));
   const rows = lines - 1;
   return { rows, bytes, ms, rowsPerS: rows / (ms / 1000), rssBefore: before, rssPeak: peak, growth: peak - before };
 }
 
 async function cliVerify(stack: DepotStack, extra: string[]) {
-  let stdout = "";
-  const t = performance.now();
-  const child = startChild(
-    "audit:verify",
-    [join(REPO_ROOT, "packages/db/src/cli/audit-verify.ts"), "--json", ...extra],
-    childEnv({ DATABASE_URL: stack.databaseUrl, INTERNAL_API_KEY: stack.apiKey }),
-    {
-      onStdout: (d) => {
-        stdout += d.toString("utf8");
-      },
-    },
-  );
-  const code = await withTimeout(child.closed, 10 * 60_000, "audit:verify");
-  const ms = performance.now() - t;
-  const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as { ok: boolean; rows: number };
-  if (code !== 0 || !result.ok) throw new Error(`audit:verify ${extra.join(" ")} failed: ${stdout.slice(0, 300)}`);
-  return { rows: result.rows, ms, rowsPerS: result.rows / (ms / 1000) };
+  const script = join(REPO_ROOT, "packages/db/src/cli/audit-verify.ts");
+  const env = { DATABASE_URL: stack.databaseUrl, INTERNAL_API_KEY: stack.apiKey };
+  const run = await runJson<{ ok: boolean; rows: number }>("audit:verify", [script, "--json", ...extra], env, 600_000);
+  if (run.code !== 0 || !run.json.ok)
+    throw new Error(`audit:verify ${extra.join(" ")} failed: ${JSON.stringify(run.json)}`);
+  return { rows: run.json.rows, ms: run.ms, rowsPerS: run.json.rows / (run.ms / 1000) };
 }
 
-async function measureVerify(stack: DepotStack) {
+async function measureVerify(stack: DepotStack, built: Built) {
+  const full = await cliVerify(stack, []);
+  const firstCheckpoint = await cliVerify(stack, ["--since-checkpoint"]);
+  // A day's worth of new rows, then the incremental run the schedule would make.
   const conn = createDb(stack.databaseUrl, { max: 1 });
-  try {
-    let t = performance.now();
-    const walk = await verifyAuditChain(conn.db);
-    const walkMs = performance.now() - t;
-    if (!walk.ok) throw new Error(`the built trail does not verify: ${walk.message}`);
-    const full = await cliVerify(stack, []);
-    const firstCheckpoint = await cliVerify(stack, ["--since-checkpoint"]);
-    // A day's worth of new rows, then the incremental run the schedule would make.
-    const more: BulkAuditRow[] = Array.from({ length: 10_000 }, (_, i) => ({
-      occurredAt: new Date(),
-      action: "stream_download",
-      outcome: "success",
-      serverRole: "web",
-      hostname: "bench-host",
-      requestId: `later-${i}`,
-      actorUserId: null,
-      actorIp: "10.9.9.9",
-      actorUserAgent: null,
-      cohortId: null,
-      fileId: null,
-      disk: "workspace",
-      storageKey: null,
-      bytes: i,
-      sha256: null,
-      error: null,
-      metadata: {},
-    }));
-    t = performance.now();
-    await appendAuditBatch(conn.db, more);
-    const bulkMs = performance.now() - t;
-    const incremental = await cliVerify(stack, ["--since-checkpoint"]);
-    return {
-      walk: { rows: walk.rows, ms: walkMs, rowsPerS: walk.rows / (walkMs / 1000) },
-      full,
-      firstCheckpoint,
-      incremental,
-      bulk10k: bulkMs,
-    };
-  } finally {
-    await conn.close();
-  }
+  const now = new Date();
+  await appendAuditBatch(
+    conn.db,
+    Array.from({ length: 10_000 }, (_, i) => auditRow(AUDIT_ROWS + i, now, built)),
+  ).finally(() => conn.close());
+  const incremental = await cliVerify(stack, ["--since-checkpoint"]);
+  return { full, firstCheckpoint, incremental };
 }
 
 async function appendRound(url: string): Promise<number> {
@@ -515,11 +445,7 @@ async function queryPlans(stack: DepotStack, built: Built): Promise<Plan[]> {
   return plans.sort((a, b) => b.ms - a.ms);
 }
 
-const mark = (ok: boolean) => (ok ? "met" : "**not met**");
-const ms1 = (v: number) => fixed(v, 1);
-
 async function main() {
-  const totalStart = Date.now();
   if (!(AUDIT_ROWS >= 1000 && FILE_ROWS >= 1000 && SAMPLES >= 5))
     throw new Error("--rows, --files >= 1000, --samples >= 5");
   const portBase = Number(process.env.E2E_PORT_BASE ?? process.env.BENCH_PORT_BASE ?? 0);
@@ -531,110 +457,76 @@ async function main() {
     // The benchmark runs the verification itself; nothing else on a schedule competes with the measurements.
     storageEnv: { AUDIT_VERIFY_INTERVAL_MINUTES: "0", INTEGRITY_INTERVAL_MINUTES: "0" },
   });
-  console.log(`1. building the data (web ${stack.webUrl})`);
+  console.log("1. building the data");
   const built = await buildData(stack);
-  const buildMs = Object.values(built.timings).reduce((a, b) => a + b, 0);
-  console.log(
-    `   built in ${fixed(buildMs / 1000)} s: audit rows ${fixed(built.timings.audit! / 1000, 1)} s ` +
-      `(${fixed(AUDIT_ROWS / (built.timings.audit! / 1000))} rows/s), files ${fixed(built.timings.files! / 1000, 1)} s`,
-  );
   console.log("2. append throughput: empty trail vs the full one");
   const appends = await measureAppends(stack);
-  console.log(
-    `   empty ${fixed(appends.empty)}/s, at ${AUDIT_ROWS} rows ${fixed(appends.full)}/s: ratio ${fixed(appends.ratio, 2)}`,
-  );
   console.log("3. page and API latency");
   const latencies = await measureLatencies(stack, built);
-  for (const l of latencies)
-    console.log(
-      `   ${`${l.name} (${l.as})`.padEnd(58)} p50 ${ms1(l.p50).padStart(7)} ms  p95 ${ms1(l.p95).padStart(7)} ms`,
-    );
   console.log("4. CSV export of the whole trail");
   const exported = await measureExport(stack);
-  console.log(
-    `   ${exported.rows} rows in ${fixed(exported.ms / 1000, 1)} s: ${fixed(exported.rowsPerS)} rows/s, ` +
-      `web RSS ${fixed(exported.rssBefore / MiB)} → ${fixed(exported.rssPeak / MiB)} MiB`,
-  );
   console.log("5. audit:verify");
-  const verify = await measureVerify(stack);
-  console.log(
-    `   walk ${fixed(verify.walk.rowsPerS)} rows/s; pnpm audit:verify ${fixed(verify.full.rowsPerS)} rows/s ` +
-      `(${fixed(verify.full.ms / 1000, 1)} s); --since-checkpoint after 10,000 new rows ${fixed(verify.incremental.ms / 1000, 1)} s`,
-  );
+  const verify = await measureVerify(stack, built);
   console.log("6. query plans");
   const plans = await queryPlans(stack, built);
-  for (const p of plans) console.log(`   ${p.name.padEnd(40)} ${ms1(p.ms).padStart(8)} ms`);
-  const totalMs = Date.now() - totalStart;
 
-  const m = await machine();
-  const worstP95 = Math.max(...latencies.map((l) => l.p95));
-  const doc = `## Years of data (\`pnpm bench:data\`)
-
-Measured on ${new Date().toISOString()} with ${AUDIT_ROWS.toLocaleString("en-US")} audit rows and ${FILE_ROWS.toLocaleString("en-US")} files
-(${COHORTS} cohorts, ${USERS} users), total runtime ${fixed(totalMs / 60_000, 1)} min (building the data
-${fixed(buildMs / 60_000, 1)} min). Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}; shared and noisy.
-\`pnpm bench:data --rows 50000 --files 5000\` runs the same at a small scale.
-
-How it builds the data: files, users and cohorts are inserted directly (rows only: no objects on the disk, so the
-dashboard's storage usage is empty); the audit rows go through \`appendAuditBatch\` (packages/db/src/audit/bulk.ts),
-the documented bulk path: it takes the chain lock, reads the tail and links every row in Node with the verifier's
-own formula, ${BULK_BATCH} rows a statement (${fixed(AUDIT_ROWS / (built.timings.audit! / 1000))} rows/s here). The
-rows span six years, so the date filters cut a real slice; then \`vacuum analyze\`, as autovacuum would have done.
-Latency is measured from this process over loopback, ${SAMPLES} samples per endpoint in round robin after 3
-warm-up requests, each a whole answer read to its end.
-
-### Goals
-
-| figure | measured | goal | |
-| --- | ---: | ---: | --- |
-| worst p95 of the pages and APIs below | ${ms1(worstP95)} ms | ≤ ${GOALS.p95Ms} ms | ${mark(worstP95 <= GOALS.p95Ms)} |
-| CSV export of the whole trail (${exported.rows.toLocaleString("en-US")} rows) | ${fixed(exported.rowsPerS)} rows/s | ≥ ${GOALS.exportRowsPerS.toLocaleString("en-US")} rows/s | ${mark(exported.rowsPerS >= GOALS.exportRowsPerS)} |
-| web RSS growth during the export | ${fixed(exported.growth / MiB, 1)} MiB (${fixed(exported.rssBefore / MiB)} → ${fixed(exported.rssPeak / MiB)} MiB) | ≤ ${GOALS.exportRssMiB} MiB | ${mark(exported.growth / MiB <= GOALS.exportRssMiB)} |
-| full \`pnpm audit:verify\` (${verify.full.rows.toLocaleString("en-US")} rows, process start included) | ${fixed(verify.full.rowsPerS)} rows/s (${fixed(verify.full.ms / 1000, 1)} s) | ≥ ${GOALS.verifyRowsPerS.toLocaleString("en-US")} rows/s | ${mark(verify.full.rowsPerS >= GOALS.verifyRowsPerS)} |
-| audit append at ${AUDIT_ROWS.toLocaleString("en-US")} rows vs an empty trail | ${fixed(appends.full)} vs ${fixed(appends.empty)} appends/s: ${fixed(appends.ratio, 2)} | ≥ ${GOALS.appendRatio} | ${mark(appends.ratio >= GOALS.appendRatio)} |
-
-### Pages and APIs
-
-| endpoint | as | p50 | p95 | max |
-| --- | --- | ---: | ---: | ---: |
-${latencies.map((l) => `| \`${l.name}\` | ${l.as} | ${ms1(l.p50)} ms | ${ms1(l.p95)} ms | ${ms1(l.max)} ms |`).join("\n")}
-
-No page counts a whole large table: the audit and file lists count at most ${COUNT_CAP.toLocaleString("en-US")} matching
-rows (or just past the page shown) and say "10,000+" beyond; the audit page links its pages by row id (\`before\` /
-\`after\`, keyset), and the audit page reads the last scheduled verification instead of walking the chain.
-
-### Verification
-
-| run | rows | time | rows/s |
-| --- | ---: | ---: | ---: |
-| \`verifyAuditChain\` in this process (the walk alone) | ${verify.walk.rows.toLocaleString("en-US")} | ${fixed(verify.walk.ms / 1000, 1)} s | ${fixed(verify.walk.rowsPerS)} |
-| \`pnpm audit:verify\` (full walk, its own process) | ${verify.full.rows.toLocaleString("en-US")} | ${fixed(verify.full.ms / 1000, 1)} s | ${fixed(verify.full.rowsPerS)} |
-| \`pnpm audit:verify --since-checkpoint\`, no checkpoint yet | ${verify.firstCheckpoint.rows.toLocaleString("en-US")} | ${fixed(verify.firstCheckpoint.ms / 1000, 1)} s | ${fixed(verify.firstCheckpoint.rowsPerS)} |
-| the same after 10,000 rows more (what the schedule does) | ${verify.incremental.rows.toLocaleString("en-US")} | ${fixed(verify.incremental.ms / 1000, 1)} s | ${fixed(verify.incremental.rowsPerS)} |
-
-Appends: ${APPENDS_PER_ROUND} appends a round through \`phi_file_tracking_append\` from ${APPEND_CONCURRENCY} connections,
-rounds alternating between a fresh empty database and the full one on the same server (empty
-${appends.rates.empty.map((r) => fixed(r)).join(", ")}/s; full ${appends.rates.full.map((r) => fixed(r)).join(", ")}/s).
-
-### Query plans
-
-\`EXPLAIN (ANALYZE, BUFFERS)\` of the statements behind the pages (the third run of each), slowest first:
-
-| statement | execution |
-| --- | ---: |
-${plans.map((p) => `| ${p.name} | ${fixed(p.ms, 2)} ms |`).join("\n")}
-
-${plans
-  .slice(0, 4)
-  .map((p) => `#### ${p.name} (${fixed(p.ms, 2)} ms)\n\n\`\`\`\n${p.text}\n\`\`\``)
-  .join("\n\n")}
-`;
-  if (args["no-write"]) console.log(`\n${doc}`);
-  else {
-    const current = await readFile(OUTPUT, "utf8").catch(() => "# Performance\n");
-    await writeFile(OUTPUT, withSection(current, "bench:data", doc));
-    console.log(`\nwrote the bench:data section of ${OUTPUT}; total ${fixed(totalMs / 60_000, 1)} min`);
-  }
+  const worst = latencies.reduce((a, b) => (b.p95 > a.p95 ? b : a));
+  const p95 = (l: Latency) => figure(`data.p95.${l.path}.${l.as}`, `${l.name} (${l.as}), p95`, "ms", l.p95);
+  await writeResult(
+    "data",
+    [
+      figure(
+        "data.p95.worst",
+        `worst p95 of the pages and APIs (${worst.name})`,
+        "ms",
+        worst.p95,
+        undefined,
+        "value <= 300",
+      ),
+      figure(
+        "data.export",
+        `CSV export of the whole trail (${exported.rows} rows)`,
+        "rows/s",
+        exported.rowsPerS,
+        undefined,
+        "value >= 50000",
+      ),
+      figure(
+        "data.export.rss",
+        "web RSS growth during the export",
+        "MiB",
+        exported.growth / MiB,
+        undefined,
+        "value <= 64",
+      ),
+      figure(
+        "data.verify",
+        `full pnpm audit:verify (${verify.full.rows} rows)`,
+        "rows/s",
+        verify.full.rowsPerS,
+        undefined,
+        "value >= 100000",
+      ),
+      figure(
+        "data.append",
+        `audit appends at ${AUDIT_ROWS} rows`,
+        "appends/s",
+        appends.full,
+        ["an empty trail, same server", appends.empty],
+        "ratio >= 0.9",
+      ),
+      figure(
+        "data.verify.incremental",
+        "audit:verify --since-checkpoint after 10,000 rows more",
+        "ms",
+        verify.incremental.ms,
+      ),
+      ...latencies.map(p95),
+      ...plans.map((p) => figure(`data.plan.${p.name}`, `EXPLAIN ANALYZE: ${p.name}`, "ms", p.ms)),
+    ],
+    { built: { timings: built.timings }, latencies, exported, verify, appends, plans },
+    { rows: AUDIT_ROWS, files: FILE_ROWS, samples: SAMPLES, cohorts: COHORTS, users: USERS },
+  );
 }
 
 runBenchmark("bench:data", main);

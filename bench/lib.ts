@@ -1,16 +1,17 @@
 /**
  * What the Depot benchmarks share: cleanup that runs on every exit path, child processes, free ports, peak RSS,
- * formatting.
+ * and the result file every benchmark writes.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { startEmbeddedPostgres } from "@depot/db/embedded";
 import { createTestDatabase, freePort, TEST_ADMIN_URL_ENV } from "@depot/db/testing";
+import type { ClientJob, ClientResult, UploadResult } from "./client";
 
 // One way to find a free loopback port, shared with the tests.
 export { freePort };
@@ -26,7 +27,6 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // Cleanup: every resource registers its release as soon as it exists; releases run in reverse order exactly once.
 
 let interrupted = false;
-export const isInterrupted = () => interrupted;
 
 const cleanups: { label: string; release: () => Promise<unknown> | undefined }[] = [];
 export const onCleanup = (label: string, release: () => Promise<unknown> | undefined) =>
@@ -55,11 +55,11 @@ async function cleanUp(): Promise<void> {
   }
 }
 
-export function describe(error: unknown): string {
+function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /**
  * Runs `main`, then cleans up; on failure and on a termination signal too. Exits explicitly in every case:
@@ -128,7 +128,7 @@ export function startChild(
   label: string,
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { cwd?: string; stdin?: "pipe"; onStdout?: (data: Buffer) => void } = {},
+  options: { cwd?: string; stdin?: "pipe"; onStdout?: (data: Buffer) => void; stopWaitMs?: number } = {},
 ): Child {
   // Cleanup may already be under way: a process started now would outlive it.
   if (interrupted) throw new Error(`interrupted before ${label} started`);
@@ -155,7 +155,10 @@ export function startChild(
     stopping ??= (async () => {
       if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
       child.kill("SIGTERM");
-      const timedOut = await Promise.race([closed.then(() => false), sleep(10_000, true, { ref: false })]);
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        sleep(options.stopWaitMs ?? 10_000, true, { ref: false }),
+      ]);
       if (timedOut) {
         child.kill("SIGKILL");
         await closed;
@@ -183,35 +186,6 @@ export async function withTimeout<T>(work: Promise<T>, ms: number, what: string)
   }
 }
 
-/** A long-running helper process that announces itself with one line of JSON on stdout (e.g. `{"port":N}`). */
-export async function startAnnouncingChild<T>(
-  label: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs = 30_000,
-): Promise<{ child: Child; announced: T }> {
-  let buffered = "";
-  let announce: (line: string) => void = () => {};
-  const line = new Promise<string>((resolveLine) => {
-    announce = resolveLine;
-  });
-  // stdin is a pipe so that the helper notices (EOF) when the bench dies without cleaning up.
-  const child = startChild(label, args, env, {
-    stdin: "pipe",
-    onStdout: (data) => {
-      buffered += data.toString("utf8");
-      const end = buffered.indexOf("\n");
-      if (end >= 0) announce(buffered.slice(0, end));
-    },
-  });
-  const exited = child.closed.then((outcome) => {
-    throw new Error(`${label} exited with ${outcome}: ${child.outputTail()}`);
-  });
-  exited.catch(() => {}); // a later exit is the caller's concern, not an unhandled rejection
-  const first = await withTimeout(Promise.race([line, exited]), timeoutMs, `${label} start`);
-  return { child, announced: JSON.parse(first) as T };
-}
-
 /** Polls `check` until it holds; fails early when the child exits. */
 export async function waitUntil(what: string, child: Child, check: () => Promise<boolean>, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
@@ -224,25 +198,57 @@ export async function waitUntil(what: string, child: Child, check: () => Promise
 }
 
 /**
- * Runs one of the bench's client processes with a JSON job and returns the JSON it prints last. Secrets travel
- * in the environment only.
+ * Runs a TypeScript entry point to its end; returns its exit code and the JSON it printed (from its first "{").
+ * Secrets travel in the environment only.
  */
-export async function runJsonChild<R>(
+export async function runJson<R>(
   label: string,
-  script: string,
-  job: unknown,
+  args: string[],
   env: Record<string, string>,
   timeoutMs: number,
-): Promise<R> {
+  cwd?: string,
+) {
   let stdout = "";
-  const child = startChild(label, [script, JSON.stringify(job)], childEnv(env), {
+  const startedAt = performance.now();
+  const child = startChild(label, args, childEnv(env), {
+    cwd,
     onStdout: (data) => {
       stdout += data.toString("utf8");
     },
   });
-  const outcome = await withTimeout(child.closed, timeoutMs, label).finally(child.stop);
-  if (outcome !== 0) throw new Error(`${label} exited with ${outcome}: ${child.outputTail()}`);
-  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as R;
+  const code = await withTimeout(child.closed, timeoutMs, label).finally(child.stop);
+  const ms = performance.now() - startedAt;
+  const start = stdout.indexOf("{");
+  if (start < 0) throw new Error(`${label} printed no JSON (exit ${code}): ${child.outputTail()}`);
+  return { code, ms, json: JSON.parse(stdout.slice(start)) as R };
+}
+
+/** Runs bench/client.ts with `env` (BENCH_API_KEY, BENCH_COOKIE). */
+export const clientRunner =
+  (env: Record<string, string>, timeoutMs = 10 * 60_000) =>
+  async (label: string, job: ClientJob): Promise<ClientResult> => {
+    const run = await runJson<ClientResult>(
+      `client (${label})`,
+      ["bench/client.ts", JSON.stringify(job)],
+      env,
+      timeoutMs,
+    );
+    if (run.code !== 0) throw new Error(`the upload client (${label}) exited with ${run.code}`);
+    return run.json;
+  };
+
+export const stored = (upload: UploadResult) =>
+  upload.status >= 200 && upload.status <= 299 && upload.sha256 === upload.expectedSha256;
+
+/**
+ * An upload counts only if the server stored exactly the bytes sent (the baselines report no digest: the caller
+ * checks what they stored); returns the first upload.
+ */
+export function checkStored(what: string, result: ClientResult, reportsDigest = true): UploadResult {
+  const failed = result.uploads.find((upload) => (reportsDigest ? !stored(upload) : upload.status !== 204));
+  if (failed) throw new Error(`${what}: ${failed.status} ${failed.error ?? "the server reported another sha256"}`);
+  if (!result.uploads[0]) throw new Error(`${what}: no upload was made`);
+  return result.uploads[0];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -254,10 +260,15 @@ async function statusField(pid: number, field: "VmHWM" | "VmRSS"): Promise<numbe
   if (!match?.[1]) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(match[1]) * 1024;
 }
-/** The process's peak resident set so far (VmHWM). */
-export const peakRssBytes = (pid: number) => statusField(pid, "VmHWM");
-/** The process's resident set now (VmRSS). */
-export const rssBytes = (pid: number) => statusField(pid, "VmRSS");
+/** A server's peak resident set so far (VmHWM) or now (VmRSS), with its child processes' (Next.js may start some). */
+export async function serverRss(pid: number, field: "VmHWM" | "VmRSS" = "VmHWM"): Promise<number> {
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
+  const sizes = children
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((child) => statusField(Number(child), field).catch(() => 0));
+  return (await statusField(pid, field)) + (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
+}
 
 /** CPU time (user + system) the process has used so far, in seconds; clock ticks are 100 Hz on Linux. */
 export async function cpuSeconds(pid: number): Promise<number> {
@@ -267,53 +278,118 @@ export async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** Child processes of `pid` (Next.js may start workers): their peak RSS belongs to the server too. */
-export async function childPids(pid: number): Promise<number[]> {
-  const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
-  return text.split(/\s+/).filter(Boolean).map(Number);
+/** Runs `work`; with it, the CPU seconds each named process (a pid, or null: not measured) spent meanwhile. */
+export async function withCpu<T>(pids: Record<string, number | null>, work: () => Promise<T>) {
+  const read = async (): Promise<Record<string, number>> =>
+    Object.fromEntries(
+      await Promise.all(Object.entries(pids).map(async ([n, pid]) => [n, pid ? await cpuSeconds(pid) : 0])),
+    );
+  const before = await read();
+  const result = await work();
+  const after = await read();
+  const cpu: Record<string, number> = Object.fromEntries(
+    Object.entries(after).map(([n, s]) => [n, s - (before[n] ?? 0)]),
+  );
+  return { result, cpu };
 }
 
+export const percentile = (sorted: number[], p: number): number | null =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : null;
 export const mbPerSecond = (bytes: number, ms: number) => bytes / MB / (ms / 1000);
 export const sizeLabel = (bytes: number) =>
   bytes >= GiB ? `${bytes / GiB} GiB` : bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / KiB} KiB`;
 export const fixed = (value: number, digits = 0) => value.toFixed(digits);
 
+/** A progress line on the console; the figures themselves go to the result file. */
 export function report(step: string, bytes: number, ms: number, extra = ""): number {
   const rate = mbPerSecond(bytes, ms);
-  console.log(
-    `${step.padEnd(50)} ${`${fixed(bytes / GiB, 2)} GiB`.padStart(9)} ${`${fixed(ms / 1000, 2)} s`.padStart(9)} ` +
-      `${`${fixed(rate)} MB/s`.padStart(11)}${extra ? `  ${extra}` : ""}`,
-  );
+  console.log(`${step.padEnd(52)} ${fixed(ms / 1000, 2).padStart(7)} s ${fixed(rate).padStart(5)} MB/s  ${extra}`);
   return rate;
 }
 
-/** One figure of a benchmark: Depot's number against a baseline measured in the same run. */
-export interface TableRow {
+// ---------------------------------------------------------------------------------------------------------------
+// Results: every benchmark writes one JSON file, bench/results/<benchmark>.json; bench/report.ts renders them.
+
+export const RESULTS_DIR = process.env.BENCH_RESULTS_DIR ?? join(REPO_ROOT, "bench/results");
+
+/** One figure: Depot's value, and where there is one, a baseline measured in the same run and the ratio. */
+export interface Figure {
+  id: string;
   figure: string;
-  unit: "MB/s" | "MB" | "ms" | "count";
-  depot: number | null;
-  baseline: number | null;
-  ratio: number | null;
+  unit: string;
+  value: number | null;
+  baseline?: { label: string; value: number };
+  /** value / baseline.value */
+  ratio?: number;
+  /** The issue's goal, on the ratio or on the value (e.g. "ratio >= 0.9"), and whether this run met it. */
+  goal?: string;
+  met?: boolean;
 }
 
-export function printTable(rows: TableRow[]): void {
-  const number = (value: number | null, digits = 0) => (value === null ? "-" : fixed(value, digits));
-  const cells = rows.map((row) => [
-    `${row.figure} (${row.unit})`,
-    number(row.depot, row.unit === "ms" ? 1 : 0),
-    number(row.baseline, row.unit === "ms" ? 1 : 0),
-    number(row.ratio, 2),
-  ]);
-  const header = ["figure", "Depot", "baseline", "ratio"];
-  const widths = header.map((title, column) => Math.max(title.length, ...cells.map((cell) => cell[column]!.length)));
-  const line = (values: string[]) =>
-    values.map((value, column) => (column === 0 ? value.padEnd(widths[0]!) : value.padStart(widths[column]!)));
-  console.log(`\n${line(header).join("  ")}`);
-  console.log(widths.map((width) => "-".repeat(width)).join("  "));
-  for (const cell of cells) console.log(line(cell).join("  "));
+export interface BenchResult {
+  benchmark: string;
+  startedAt: string;
+  durationMs: number;
+  /** Load averages (1, 5, 15 min) at the start and the end: the machine is shared. */
+  machine: { cpu: string; cores: number; memoryBytes: number; node: string; load: number[]; loadAtEnd: number[] };
+  options?: Record<string, unknown>;
+  figures: Figure[];
+  /** Raw numbers behind the figures (runs, CPU seconds, samples), for reading where the time goes. */
+  details: Record<string, unknown>;
 }
 
-export async function machine() {
+export function figure(
+  id: string,
+  text: string,
+  unit: string,
+  value: number | null,
+  baseline?: [label: string, value: number],
+  goal?: `${"ratio" | "value"} ${">=" | "<="} ${number}`,
+): Figure {
+  const ratio = baseline && value !== null ? value / baseline[1] : undefined;
+  const [on, op, target] = goal?.split(" ") ?? [];
+  const measured = on === "ratio" ? ratio : value;
+  const met =
+    measured !== undefined &&
+    measured !== null &&
+    (op === ">=" ? measured >= Number(target) : measured <= Number(target));
+  return {
+    id,
+    figure: text,
+    unit,
+    value,
+    ...(baseline ? { baseline: { label: baseline[0], value: baseline[1] }, ratio } : {}),
+    ...(goal ? { goal, met } : {}),
+  };
+}
+
+const startedAt = new Date();
+const loadAtStart = loadavg();
+
+/** Writes bench/results/<benchmark>.json and prints its figures, one JSON line each. */
+export async function writeResult(
+  benchmark: string,
+  figures: Figure[],
+  details: Record<string, unknown>,
+  options?: Record<string, unknown>,
+): Promise<void> {
+  const result: BenchResult = {
+    benchmark,
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    machine: { ...(await machine()), load: loadAtStart, loadAtEnd: loadavg() },
+    ...(options ? { options } : {}),
+    figures,
+    details,
+  };
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const path = join(RESULTS_DIR, `${benchmark}.json`);
+  await writeFile(path, `${JSON.stringify(result, null, 2)}\n`);
+  for (const f of figures) console.log(JSON.stringify(f));
+  console.log(`written to ${path}`);
+}
+
+async function machine() {
   const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown";
   return { cpu: model, cores: cpus().length, memoryBytes: totalmem(), node: process.version };
@@ -341,29 +417,4 @@ export async function provisionDatabase(workDir: string, options: { embeddedPort
   onCleanup("embedded PostgreSQL", () => server.stop());
   process.env[TEST_ADMIN_URL_ENV] = server.adminUrl;
   return (await createTestDatabase()).url;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// docs/performance.md sections that a benchmark writes on its own (pnpm bench keeps them when it rewrites the rest)
-
-const sectionStart = (name: string) => `<!-- ${name}: start (generated, do not edit) -->`;
-const sectionEnd = (name: string) => `<!-- ${name}: end -->`;
-
-/** `doc` with the section `name` set to `body`: replaced where it is, else appended at the end. */
-export function withSection(doc: string, name: string, body: string): string {
-  const start = sectionStart(name);
-  const end = sectionEnd(name);
-  const block = `${start}\n${body.trim()}\n${end}\n`;
-  const from = doc.indexOf(start);
-  const to = doc.indexOf(end);
-  if (from >= 0 && to > from) return doc.slice(0, from) + block + doc.slice(to + end.length).replace(/^\n/, "");
-  return `${doc.trimEnd()}\n\n${block}`;
-}
-
-/** The section `name` of `doc`, markers included, or "" when there is none. */
-export function sectionOf(doc: string, name: string): string {
-  const from = doc.indexOf(sectionStart(name));
-  const end = sectionEnd(name);
-  const to = doc.indexOf(end);
-  return from >= 0 && to > from ? `${doc.slice(from, to + end.length)}\n` : "";
 }

@@ -1,4 +1,5 @@
 import { createCipheriv, createHash } from "node:crypto";
+import { open, rm } from "node:fs/promises";
 
 export const PAYLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
 
@@ -23,8 +24,48 @@ export function* payloadPieces(length: number, chunk: Buffer = payloadChunk(), s
   }
 }
 
-export function payloadSha256(totalBytes: number, chunk: Buffer = payloadChunk()): string {
+/** The bytes of one upload: `piece(start, length)` yields bytes [start, start + length) of it. */
+export interface Content {
+  bytes: number;
+  sha256: string;
+  pieces(start: number, length: number): Iterable<Buffer>;
+}
+
+/** The payload (an 8 MiB pseudo-random chunk repeated) from `offset` on; its digest is computed once, up front. */
+export function payloadContent(bytes: number, chunk: Buffer, offset = 0): Content {
   const hash = createHash("sha256");
-  for (const piece of payloadPieces(totalBytes, chunk)) hash.update(piece);
-  return hash.digest("hex");
+  for (const piece of payloadPieces(bytes, chunk, offset)) hash.update(piece);
+  const sha256 = hash.digest("hex");
+  return { bytes, sha256, pieces: (start, length) => payloadPieces(length, chunk, offset + start) };
+}
+
+/**
+ * This machine's own limits for `bytes` of the payload in 8 MiB pieces: writing them to `path` with an fsync never,
+ * once at the end or after every piece (as a tus PATCH is made durable), and hashing them; milliseconds each.
+ */
+export async function writeMs(path: string, bytes: number, fsync: "never" | "end" | "each"): Promise<number> {
+  const chunk = payloadChunk();
+  const handle = await open(path, "wx");
+  const startedAt = performance.now();
+  try {
+    for (let offset = 0; offset < bytes; offset += chunk.length) {
+      await handle.write(chunk, 0, chunk.length, offset);
+      if (fsync === "each") await handle.sync();
+    }
+    if (fsync === "end") await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  const ms = performance.now() - startedAt;
+  await rm(path);
+  return ms;
+}
+
+export function sha256Ms(bytes: number): number {
+  const chunk = payloadChunk();
+  const hash = createHash("sha256");
+  const startedAt = performance.now();
+  for (let hashed = 0; hashed < bytes; hashed += chunk.length) hash.update(chunk);
+  hash.digest();
+  return performance.now() - startedAt;
 }

@@ -3,12 +3,13 @@
  * the built web app as two real processes on loopback ports, a signed-in session and a cohort. The web process can
  * be replaced by a fresh one, so that its peak RSS belongs to one measurement.
  */
+import { randomBytes } from "node:crypto";
 import { cp, lstat, mkdir, readdir, readFile, readlink, rm, symlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createDb, ensureCohort } from "@depot/db";
-import { ADMIN, signIn, startStack } from "../scripts/stack";
-import { childEnv, onCleanup, REPO_ROOT } from "./lib";
+import { ADMIN, signIn, startStack, storageIsHealthy } from "../scripts/stack";
+import { childEnv, freePort, GiB, onCleanup, REPO_ROOT, startChild, waitUntil } from "./lib";
 
 export { ADMIN };
 
@@ -153,4 +154,29 @@ export async function deleteObject(stack: DepotStack, key: string): Promise<void
   const res = await fetch(url, { method: "DELETE", headers: { "x-api-key": stack.apiKey } });
   await res.arrayBuffer();
   if (res.status >= 300) throw new Error(`deleting object ${key} answered ${res.status}`);
+}
+
+/** The storage service alone, on a free port with its own API key; `env` names its disks (NAS_WORKSPACE_PATH, …). */
+export async function startStorage(label: string, databaseUrl: string, env: Record<string, string>) {
+  const port = await freePort();
+  const apiKey = randomBytes(24).toString("hex");
+  const url = `http://127.0.0.1:${port}`;
+  const child = startChild(
+    label,
+    [join(REPO_ROOT, "apps/storage/src/main.ts")],
+    childEnv({
+      SERVER_ROLE: "services",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      INTERNAL_API_KEY: apiKey,
+      DATABASE_URL: databaseUrl,
+      MAX_UPLOAD_BYTES: String(4 * GiB),
+      CLEANUP_INTERVAL_MINUTES: "0",
+      DEPOT_LOG: "silent",
+      ...env,
+    }),
+    { cwd: join(REPO_ROOT, "apps/storage") },
+  );
+  await waitUntil(label, child, storageIsHealthy(url, apiKey), 30_000);
+  return { url, apiKey, pid: child.pid, stop: child.stop };
 }

@@ -1,40 +1,10 @@
 /**
  * The HTTP side of the benchmark clients: one upload as Depot's routes (and @tus/server) expect it, written piece by
  * piece with backpressure on a keep-alive agent. No hashing here: the caller knows the digest of what it sends.
- * Also the entry point every client process shares (runClientProcess).
  */
-import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { type Agent, type IncomingHttpHeaders, type IncomingMessage, request } from "node:http";
-import { setTimeout as sleep } from "node:timers/promises";
-import { payloadPieces } from "./payload";
-
-/** The bytes of one upload: `piece(start, length)` yields bytes [start, start + length) of it. */
-export interface Content {
-  bytes: number;
-  sha256: string;
-  pieces(start: number, length: number): Iterable<Buffer>;
-}
-
-/** The payload (an 8 MiB pseudo-random chunk repeated) from `offset` on; its digest is computed once, up front. */
-export function payloadContent(bytes: number, chunk: Buffer, offset = 0, sha256?: string): Content {
-  let digest = sha256;
-  if (!digest) {
-    const hash = createHash("sha256");
-    for (const piece of payloadPieces(bytes, chunk, offset)) hash.update(piece);
-    digest = hash.digest("hex");
-  }
-  return { bytes, sha256: digest, pieces: (start, length) => payloadPieces(length, chunk, offset + start) };
-}
-
-/** Small content held in memory (e.g. 1 KiB of fresh random bytes per upload). */
-export function bufferContent(buffer: Buffer): Content {
-  return {
-    bytes: buffer.length,
-    sha256: createHash("sha256").update(buffer).digest("hex"),
-    pieces: (start, length) => [buffer.subarray(start, start + length)],
-  };
-}
+import type { Content } from "./payload";
 
 export interface Exchange {
   status: number;
@@ -42,18 +12,14 @@ export interface Exchange {
   body: string;
 }
 
-/**
- * One request whose body is `pieces`. With `abortAfter`, the connection is destroyed once that many body bytes
- * were written (a client that goes away mid-request), and the result is null.
- */
+/** One request whose body is `pieces`, written with backpressure. */
 export async function exchange(
   agent: Agent,
   url: URL,
   method: string,
   headers: Record<string, string>,
   pieces: Iterable<Buffer>,
-  abortAfter?: number,
-): Promise<Exchange | null> {
+): Promise<Exchange> {
   const req = request(url, { method, headers, agent });
   const responded = new Promise<IncomingMessage>((resolve, reject) => {
     req.once("response", resolve);
@@ -61,27 +27,12 @@ export async function exchange(
   });
   // A server that answers early (a refusal) has stopped reading: stop writing then, too.
   let answered = false;
-  responded.then(
-    () => {
-      answered = true;
-    },
-    () => {
-      answered = true;
-    },
-  );
-  let written = 0;
+  const settle = () => {
+    answered = true;
+  };
+  responded.then(settle, settle);
   for (const piece of pieces) {
     if (answered) break;
-    if (abortAfter !== undefined && written + piece.length >= abortAfter) {
-      const part = piece.subarray(0, Math.max(0, abortAfter - written));
-      if (part.length > 0 && !req.write(part)) await Promise.race([once(req, "drain"), responded]).catch(() => {});
-      // Give the bytes a moment to reach the server, then hang up as a dying client would.
-      await sleep(50);
-      req.destroy();
-      await responded.catch(() => {});
-      return null;
-    }
-    written += piece.length;
     if (!req.write(piece)) await Promise.race([once(req, "drain"), responded]);
   }
   req.end();
@@ -108,14 +59,8 @@ export interface UploadOutcome {
   error?: string;
   /** Web uploads: the file id, so the bench can delete the file afterwards. */
   fileId?: string;
-  /** tus: the last PATCH, which on Depot also joins the chunks into the final object. */
+  /** tus: the last PATCH, which on Depot also completes the upload. */
   finalRequestMs?: number;
-  /** tus with a pause: the connection was dropped mid-PATCH, HEAD told the offset and the upload went on. */
-  resumedFrom?: number;
-  /** tus with a pause: PATCHes refused (and retried) while the server still wound the dropped one down. */
-  retries?: number;
-  /** How each retried PATCH was refused: an error code with its status, or the transport error. */
-  refusals?: string[];
 }
 
 /** Straight to the storage service: `POST /internal/storage/upload?disk=workspace&key=…` with the API key. */
@@ -134,7 +79,7 @@ export async function directUpload(
     "content-type": "application/octet-stream",
     "content-length": String(content.bytes),
   };
-  const answer = (await exchange(agent, url, "POST", headers, content.pieces(0, content.bytes)))!;
+  const answer = await exchange(agent, url, "POST", headers, content.pieces(0, content.bytes));
   if (answer.status !== 201) return { status: answer.status, sha256: null, error: errorCode(answer.body) };
   return { status: answer.status, sha256: (JSON.parse(answer.body) as { sha256: string }).sha256 };
 }
@@ -161,7 +106,7 @@ export async function webUpload(
     yield* content.pieces(0, content.bytes);
     yield epilogue;
   }
-  const answer = (await exchange(
+  const answer = await exchange(
     agent,
     new URL("/api/uploads", webUrl),
     "POST",
@@ -171,23 +116,17 @@ export async function webUpload(
       "content-length": String(preamble.length + content.bytes + epilogue.length),
     },
     body(),
-  ))!;
+  );
   if (answer.status !== 201) return { status: answer.status, sha256: null, error: errorCode(answer.body) };
   const stored = JSON.parse(answer.body) as { id: string; sha256: string; size: number };
   return { status: answer.status, sha256: stored.sha256, fileId: stored.id };
 }
 
-const base64 = (value: string) => Buffer.from(value, "utf8").toString("base64");
-
-/** After a dropped connection, how long to wait before each new try (HEAD, then PATCH), like tus-js-client. */
-const RESUME_RETRY_DELAYS_MS = [500, 1_000, 2_000, 4_000, 8_000, 15_000];
+const _base64 = (value: string) => Buffer.from(value, "utf8").toString("base64");
 
 /**
- * tus 1.0: POST creation at `createUrl`, then sequential PATCHes of `chunkBytes`. With `pause`, the PATCH of chunk
- * `pause.chunk` is cut off half-way (the connection destroyed), HEAD asks for the offset, and the upload continues
- * from there; while the server is still winding the dropped request down it may refuse (409, a 5xx or a reset
- * connection), so from then on a failed PATCH is retried after a delay and a fresh HEAD, as tus clients do.
- * Depot answers the final PATCH with X-Depot-Sha256.
+ * tus 1.0: POST creation at `createUrl`, then sequential PATCHes of `chunkBytes`; Depot answers the final PATCH with
+ * X-Depot-Sha256.
  */
 export async function tusUpload(
   agent: Agent,
@@ -198,15 +137,14 @@ export async function tusUpload(
     /** Headers for the creation request only. */
     createHeaders?: Record<string, string>;
     chunkBytes: number;
-    pause?: { chunk: number };
   },
   content: Content,
 ): Promise<UploadOutcome> {
   const tus = { ...options.headers, "tus-resumable": "1.0.0" };
   const metadata = Object.entries(options.metadata ?? {})
-    .map(([name, value]) => `${name} ${base64(value)}`)
+    .map(([name, value]) => `${name} ${Buffer.from(value, "utf8").toString("base64")}`)
     .join(",");
-  const created = (await exchange(
+  const created = await exchange(
     agent,
     new URL(options.createUrl),
     "POST",
@@ -218,16 +156,18 @@ export async function tusUpload(
       "content-length": "0",
     },
     [],
-  ))!;
+  );
   if (created.status !== 201 || typeof created.headers.location !== "string") {
     return { status: created.status, sha256: null, error: errorCode(created.body) };
   }
   const location = new URL(created.headers.location, options.createUrl);
-  const fileIdHeader = created.headers["x-depot-file-id"];
-  const fileId = typeof fileIdHeader === "string" ? fileIdHeader : undefined;
-  const patch = (offset: number, abortAfter?: number) => {
+  const fileId = created.headers["x-depot-file-id"]?.toString();
+  let last: Exchange | undefined;
+  let lastStartedAt = 0;
+  for (let offset = 0; offset < content.bytes; ) {
     const length = Math.min(options.chunkBytes, content.bytes - offset);
-    return exchange(
+    lastStartedAt = performance.now();
+    last = await exchange(
       agent,
       location,
       "PATCH",
@@ -238,85 +178,15 @@ export async function tusUpload(
         "content-length": String(length),
       },
       content.pieces(offset, length),
-      abortAfter === undefined ? undefined : Math.floor(length * abortAfter),
     );
-  };
-
-  let offset = 0;
-  let chunkIndex = 0;
-  let last: Exchange | undefined;
-  let lastStartedAt = 0;
-  let resumedFrom: number | undefined;
-  let retries = 0;
-  const refusals: string[] = [];
-  const outcome = (fields: Partial<UploadOutcome> & { status: number }): UploadOutcome => ({
-    sha256: null,
-    fileId,
-    ...fields,
-    ...(resumedFrom !== undefined ? { resumedFrom, retries, refusals } : {}),
-  });
-  while (offset < content.bytes) {
-    if (options.pause && chunkIndex === options.pause.chunk && resumedFrom === undefined) {
-      await patch(offset, 0.5);
-      const head = await headOffset(agent, location, tus).catch(() => null);
-      if (head?.status !== 200 || head.offset === null) {
-        return outcome({ status: head?.status ?? 0, error: "head_after_pause_failed" });
-      }
-      offset = head.offset;
-      resumedFrom = offset;
-      continue;
-    }
-    lastStartedAt = performance.now();
-    let failure: { status: number; error: string } | undefined;
-    try {
-      last = (await patch(offset))!;
-      if (last.status !== 204) failure = { status: last.status, error: errorCode(last.body) };
-    } catch (error) {
-      failure = { status: 0, error: (error as NodeJS.ErrnoException).code ?? "error" };
-    }
-    if (failure) {
-      const where = `PATCH at ${offset}${resumedFrom !== undefined ? `, resumed from ${resumedFrom}` : ""}`;
-      const delay = RESUME_RETRY_DELAYS_MS[retries];
-      if (resumedFrom === undefined || delay === undefined) {
-        return outcome({ status: failure.status, error: `${failure.error} (${where})` });
-      }
-      retries++;
-      refusals.push(failure.status ? `${failure.status} ${failure.error}` : failure.error);
-      await sleep(delay);
-      const head = await headOffset(agent, location, tus).catch(() => null);
-      if (head?.status === 200 && head.offset !== null) offset = head.offset;
-      continue;
-    }
-    const reported = Number(last!.headers["upload-offset"]);
-    offset = Number.isFinite(reported) ? reported : Math.min(content.bytes, offset + options.chunkBytes);
-    chunkIndex++;
+    if (last.status !== 204) return { status: last.status, sha256: null, fileId, error: errorCode(last.body) };
+    offset += length;
   }
   const sha256 = last?.headers["x-depot-sha256"];
-  return outcome({
+  return {
     status: last?.status ?? 0,
     sha256: typeof sha256 === "string" ? sha256 : null,
+    fileId,
     finalRequestMs: performance.now() - lastStartedAt,
-  });
-}
-
-async function headOffset(agent: Agent, location: URL, headers: Record<string, string>) {
-  const answer = (await exchange(agent, location, "HEAD", headers, []))!;
-  const offset = Number(answer.headers["upload-offset"]);
-  return { status: answer.status, offset: Number.isFinite(offset) ? offset : null };
-}
-
-/**
- * A client process: runs `main` on the job given as JSON in the first argument and prints its result as one line of
- * JSON, which the bench reads. A failure prints the error's name, code and message only, and exits 1.
- */
-export function runClientProcess<Job, Result>(what: string, main: (job: Job) => Promise<Result>): void {
-  const run = async () => {
-    const result = await main(JSON.parse(process.argv[2] ?? "") as Job);
-    process.stdout.write(`${JSON.stringify(result)}\n`);
   };
-  run().catch((error: unknown) => {
-    const e = error as { name?: string; code?: string; message?: string };
-    process.stderr.write(`${what} failed: ${e.name ?? "Error"}${e.code ? ` (${e.code})` : ""}: ${e.message}\n`);
-    process.exit(1);
-  });
 }

@@ -1,0 +1,228 @@
+/**
+ * `pnpm bench:tus`: Depot's resumable uploads against @tus/server's own stores, standalone, in one run: the same
+ * client (bench/client.ts), the same 8 MiB PATCHes, 1 GiB each. On the local disk, through the web and straight to
+ * storage against @tus/file-store; on Ceph RGW, straight to storage with an S3 disk against @tus/s3-store on the same
+ * bucket. Also each upload's last PATCH, the CPU seconds every process on the path spent, and what fsyncing every
+ * 8 MiB and hashing 1 GiB cost on this disk and CPU (details.diskAndHash).
+ * Writes bench/results/tus.json. Everything it starts goes away at the end, on failure and on Ctrl-C too.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { buildStorageKey } from "@depot/contract";
+import { createDb, createFileRecord } from "@depot/db";
+import { createS3Client } from "../apps/storage/src/drivers/s3";
+import { startRgw } from "../scripts/rgw";
+import type { ClientJob, ClientResult } from "./client";
+import {
+  checkStored,
+  childEnv,
+  clientRunner,
+  figure,
+  freePort,
+  GiB,
+  MiB,
+  mbPerSecond,
+  onCleanup,
+  report,
+  runBenchmark,
+  startChild,
+  waitUntil,
+  withCpu,
+  workFolder,
+  writeResult,
+} from "./lib";
+import { sha256Ms, writeMs } from "./payload";
+import { deleteFile, startDepot, startStorage } from "./stack";
+
+const BYTES = GiB;
+const CHUNK_BYTES = 8 * MiB;
+
+async function startBaseline(kind: "file" | "s3", where: string) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/files/`;
+  const label = `@tus/server with @tus/${kind}-store`;
+  // stdin is a pipe so that the baseline notices (EOF) when the bench dies without cleaning up.
+  const child = startChild(label, ["bench/tus-baseline.ts", String(port), kind, where], childEnv({}), {
+    stdin: "pipe",
+  });
+  await waitUntil(label, child, async () => (await fetch(url, { method: "OPTIONS" })).status === 204);
+  return { url, pid: child.pid, stop: child.stop };
+}
+
+/** A file row for an upload straight to storage, as the web would create it. */
+async function fileRow(databaseUrl: string, cohortId: string): Promise<string> {
+  const connection = createDb(databaseUrl, { max: 1 });
+  const id = randomUUID();
+  try {
+    await createFileRecord(connection.db, {
+      id,
+      cohortId,
+      uploaderId: null,
+      originalName: "bench.bin",
+      storageDisk: "workspace",
+      storageKey: buildStorageKey(cohortId, id),
+      kind: "submission",
+    });
+  } finally {
+    await connection.close();
+  }
+  return id;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+interface Run {
+  ms: number;
+  lastPatchMs: number;
+  /** CPU seconds of each process on the path during the upload. */
+  cpu: Record<string, number>;
+  fileId?: string;
+  expectedSha256: string;
+}
+
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const workDir = await workFolder("depot-bench-tus-");
+  const stack = await startDepot(workDir, { storageEnv: { AUDIT_VERIFY_INTERVAL_MINUTES: "0" } });
+  const runs: Record<string, Run> = {};
+
+  /** One 1 GiB upload (after a 1 MiB warm-up on the same route), timed, with the CPU of `pids`. */
+  const measure = async (
+    name: string,
+    run: (label: string, job: ClientJob) => Promise<ClientResult>,
+    target: () => Promise<ClientJob["target"]>,
+    pids: Record<string, number | null>,
+  ) => {
+    const digest = !name.endsWith("-store"); // the baselines report none: what they stored is checked below
+    checkStored(`${name} warm-up`, await run(`${name} warm-up`, { target: await target(), bytes: MiB }), digest);
+    const job = { target: await target(), bytes: BYTES };
+    const { result, cpu } = await withCpu(pids, () => run(name, job));
+    const upload = checkStored(name, result, digest);
+    runs[name] = {
+      ms: upload.ms,
+      lastPatchMs: upload.finalRequestMs ?? Number.NaN,
+      cpu,
+      fileId: upload.fileId ?? (job.target.route === "tus" ? job.target.fileId : undefined),
+      expectedSha256: upload.expectedSha256,
+    };
+    const cpuText = Object.entries(cpu).map(([p, s]) => `${p} ${s.toFixed(1)} s`);
+    report(
+      name,
+      BYTES,
+      upload.ms,
+      `last PATCH ${(runs[name].lastPatchMs / 1000).toFixed(2)} s; CPU ${cpuText.join(", ")}`,
+    );
+    return runs[name];
+  };
+
+  // 1. The local disk: @tus/file-store, then Depot through the web and straight to storage.
+  const files = join(workDir, "tus-files");
+  await mkdir(files);
+  const fileStore = await startBaseline("file", files);
+  const runDepot = clientRunner({ BENCH_API_KEY: stack.apiKey, BENCH_COOKIE: stack.cookie });
+  const tus = (url: string, extra: { cohortId?: string; fileId?: string } = {}) =>
+    ({ route: "tus", url, chunkBytes: CHUNK_BYTES, ...extra }) as const;
+  const depotPids = { web: stack.webPid(), storage: stack.storagePid() };
+  await measure("file-store", runDepot, async () => tus(fileStore.url), { baseline: fileStore.pid });
+  await fileStore.stop();
+  // @tus/server reports no digest: hash what its file store wrote instead.
+  const sizes = await Promise.all(
+    (await readdir(files)).map(async (name) => ({ name, ...(await stat(join(files, name))) })),
+  );
+  const storedFile = sizes.find((file) => file.size === BYTES && !file.name.endsWith(".json"));
+  if (!storedFile || (await sha256File(join(files, storedFile.name))) !== runs["file-store"]!.expectedSha256) {
+    throw new Error("@tus/file-store does not hold the bytes the client sent");
+  }
+  await rm(files, { recursive: true });
+  const viaWeb = tus(new URL("/api/uploads/tus/", stack.webUrl).href, { cohortId: stack.cohortId });
+  await deleteFile(stack, (await measure("web", runDepot, async () => viaWeb, depotPids)).fileId!);
+  const toStorage = async () =>
+    tus(new URL("/internal/tus/", stack.servicesUrl).href, {
+      fileId: await fileRow(stack.databaseUrl, stack.cohortId),
+    });
+  await deleteFile(stack, (await measure("storage", runDepot, toStorage, depotPids)).fileId!);
+
+  // 2. Ceph RGW: @tus/s3-store, then Depot's storage service with an S3 disk on the same bucket.
+  const rgw = await startRgw({ bucket: "depot-bench", memstoreBytes: 4 * GiB });
+  onCleanup("RADOS Gateway", () => rgw.stop());
+  const s3Pids = rgw.pids();
+  const s3Store = await startBaseline("s3", JSON.stringify(rgw.disk({ prefix: "tus-s3-store/" })));
+  await measure("s3-store", runDepot, async () => tus(s3Store.url), {
+    baseline: s3Store.pid,
+    gateway: s3Pids.gateway,
+    osd: s3Pids.osd,
+  });
+  await s3Store.stop();
+  const s3 = createS3Client(rgw.disk());
+  onCleanup("S3 client", async () => s3.destroy());
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: rgw.bucket }));
+  if (!listed.Contents?.some((object) => object.Size === BYTES))
+    throw new Error("@tus/s3-store stored no 1 GiB object");
+  const s3Storage = await startStorage("storage service (s3 disk)", stack.databaseUrl, {
+    STORAGE_CONFIG: JSON.stringify({ disks: { workspace: rgw.disk() } }),
+    AUDIT_VERIFY_INTERVAL_MINUTES: "0",
+  });
+  const runS3 = clientRunner({ BENCH_API_KEY: s3Storage.apiKey });
+  const toS3Storage = async () =>
+    tus(new URL("/internal/tus/", s3Storage.url).href, { fileId: await fileRow(stack.databaseUrl, stack.cohortId) });
+  await measure("s3-storage", runS3, toS3Storage, {
+    storage: s3Storage.pid,
+    gateway: s3Pids.gateway,
+    osd: s3Pids.osd,
+  });
+  await s3Storage.stop();
+
+  // What the disk and the hash add: an fsync after every 8 MiB (Depot answers a PATCH once its bytes are durable;
+  // @tus/file-store does not fsync), and sha256 of every byte.
+  const probe = join(workDir, "disk-probe");
+  const disk = {
+    writeNoFsyncMs: await writeMs(probe, BYTES, "never"),
+    writeFsyncEachChunkMs: await writeMs(probe, BYTES, "each"),
+    sha256Ms: sha256Ms(BYTES),
+  };
+  console.log(`disk and hash: ${JSON.stringify(disk)}`);
+  const rate = (name: string) => mbPerSecond(BYTES, runs[name]!.ms);
+  const lastPatch = (name: string) => runs[name]!.lastPatchMs / 1000;
+  const fileStoreBaseline: [string, number] = ["@tus/server + @tus/file-store", rate("file-store")];
+  await writeResult(
+    "tus",
+    [
+      figure("tus.web", "1 GiB tus through the web", "MB/s", rate("web"), fileStoreBaseline, "ratio >= 0.9"),
+      figure("tus.storage", "1 GiB tus straight to storage", "MB/s", rate("storage"), fileStoreBaseline, "ratio >= 1"),
+      figure(
+        "tus.web.last_patch",
+        "last PATCH of the 1 GiB upload through the web",
+        "s",
+        lastPatch("web"),
+        ["@tus/file-store's last PATCH", lastPatch("file-store")],
+        "value <= 0.5",
+      ),
+      figure("tus.storage.last_patch", "last PATCH straight to storage", "s", lastPatch("storage"), [
+        "@tus/file-store's last PATCH",
+        lastPatch("file-store"),
+      ]),
+      figure(
+        "tus.s3",
+        "1 GiB tus straight to storage, S3 disk on RGW",
+        "MB/s",
+        rate("s3-storage"),
+        ["@tus/server + @tus/s3-store, same bucket", rate("s3-store")],
+        "ratio >= 0.9",
+      ),
+      figure("tus.s3.last_patch", "last PATCH on the S3 disk", "s", lastPatch("s3-storage"), [
+        "@tus/s3-store's last PATCH",
+        lastPatch("s3-store"),
+      ]),
+    ],
+    { bytes: BYTES, chunkBytes: CHUNK_BYTES, runs, diskAndHash: disk },
+  );
+}
+
+runBenchmark("tus benchmark", main);

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gte, inArray, isNull, lte, ne, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, isNull, lte, ne, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { cohorts, type FileKind, type FileRow, files, resumableUploads, users } from "../schema";
 import { COUNT_CAP, cappedCount } from "./audit";

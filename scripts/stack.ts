@@ -35,6 +35,7 @@ export interface StackOptions {
    * PostgreSQL's. Free loopback ports where absent (54329 for `default`'s embedded server).
    */
   ports?: { web?: number; storage?: number; postgres?: number };
+  /** Replicas of each tier (default 1 each); `web: 0` starts storage only (the storage benchmarks). */
   replicas?: { web?: number; storage?: number };
   /**
    * HAProxy in front of each tier, with active health checks. Default: when a tier has more than one replica.
@@ -399,7 +400,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       });
       balancers = await startBalancer({
         dir: join(options.dataDir, "haproxy"),
-        tiers: [tier("storage", storage), tier("web", web)],
+        tiers: [tier("storage", storage), tier("web", web)].filter((t) => t.servers.length > 0),
         apiKey,
         log,
       });

@@ -7,9 +7,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { HEADER } from "@depot/contract";
 import { ensureDebianPackages } from "./debian";
+import { answers200, waitFor } from "./readiness";
 
 export interface BalancedTier {
   tier: "web" | "storage";
@@ -97,27 +97,21 @@ export async function startBalancer(o: {
     child.kill("SIGTERM");
     await exited;
   };
-  // Ready when every frontend has a replica its checks found up.
+  // Ready when every frontend has a replica its checks found up, all within 30 s.
   const deadline = Date.now() + 30_000;
-  for (const t of o.tiers) {
-    for (;;) {
-      if (!running()) throw new Error(`haproxy exited (${child.exitCode}): see the [haproxy] lines above`);
-      const ok = await fetch(`http://127.0.0.1:${t.port}${HEALTH_PATH[t.tier]}`, {
-        headers: { [HEADER.apiKey]: o.apiKey },
-        signal: AbortSignal.timeout(5_000),
-      })
-        .then(async (res) => {
-          await res.arrayBuffer();
-          return res.status === 200;
-        })
-        .catch(() => false);
-      if (ok) break;
-      if (Date.now() > deadline) {
-        await stop();
-        throw new Error(`haproxy's ${t.tier} frontend on port ${t.port} had no healthy replica within 30 s`);
-      }
-      await sleep(250);
+  try {
+    for (const t of o.tiers) {
+      const url = `http://127.0.0.1:${t.port}${HEALTH_PATH[t.tier]}`;
+      await waitFor(
+        `haproxy's ${t.tier} frontend on port ${t.port}`,
+        answers200(url, { apiKey: o.apiKey }),
+        child,
+        deadline - Date.now(),
+      );
     }
+  } catch (error) {
+    await stop();
+    throw error;
   }
   return { config, pid: () => child.pid, stop };
 }

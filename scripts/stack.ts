@@ -8,14 +8,15 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { HEADER } from "@depot/contract";
 import { countUsers, createDb, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, seed } from "@depot/db";
 import { type EmbeddedPostgresHandle, ensureDatabase, startEmbeddedPostgres } from "@depot/db/embedded";
 import { runMigrations } from "@depot/db/migrate";
 import { createTestDatabase, freePort } from "@depot/db/testing";
 import { type RunningBalancer, startBalancer } from "./haproxy";
+import { storageIsHealthy, waitFor, webIsUp } from "./readiness";
+
+export { storageIsHealthy, webIsUp };
 
 export const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 
@@ -191,34 +192,6 @@ function serverProcess(o: {
   };
   return handle;
 }
-
-async function waitFor(what: string, check: () => Promise<boolean>, child: ChildProcess, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready`);
-    }
-    if (await check().catch(() => false)) return;
-    await sleep(250);
-  }
-  throw new Error(`${what} was not ready within ${timeoutMs / 1000} s`);
-}
-
-/** Readiness checks: storage answers its health check with the key, the web serves its login page. */
-export const storageIsHealthy = (servicesUrl: string, apiKey: string) => async () => {
-  const res = await fetch(`${servicesUrl}/internal/storage/health`, {
-    headers: { [HEADER.apiKey]: apiKey },
-    signal: AbortSignal.timeout(5_000),
-  });
-  await res.arrayBuffer();
-  return res.status === 200;
-};
-
-export const webIsUp = (webUrl: string) => async () => {
-  const res = await fetch(`${webUrl}/login`, { signal: AbortSignal.timeout(10_000) });
-  await res.arrayBuffer();
-  return res.status === 200;
-};
 
 interface Database {
   url: string;

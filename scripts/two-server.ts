@@ -4,9 +4,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { HEADER } from "@depot/contract";
 import { countEntries, descendants, diskUsage, observe, survivors } from "./observe";
-import { type RunningStack, repoRoot, startStack } from "./stack";
+import { type RunningStack, repoRoot, startStack, storageIsHealthy, webIsUp } from "./stack";
 
 const HELP = `Usage: pnpm two-server [--web-port 8000] [--services-port 8001] [--run-tests] [--json]
                         [--data-dir DIR] [--keep]
@@ -203,15 +202,9 @@ Depot is running as two servers.
 }
 
 async function healthy(stack: RunningStack): Promise<boolean> {
-  try {
-    const storage = await fetch(`${stack.servicesUrl}/internal/storage/health`, {
-      headers: { [HEADER.apiKey]: stack.apiKey },
-    });
-    const web = await fetch(`${stack.webUrl}/login`);
-    return storage.status === 200 && web.status === 200;
-  } catch {
-    return false;
-  }
+  const storage = await storageIsHealthy(stack.servicesUrl, stack.apiKey)().catch(() => false);
+  const web = await webIsUp(stack.webUrl)().catch(() => false);
+  return storage && web;
 }
 
 const SUITES = [

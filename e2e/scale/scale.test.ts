@@ -48,6 +48,8 @@ interface Outcome {
   /** Multipart: whole uploads sent again after a failure. tus: resumes after a failed request. */
   retries: number;
   errors: string[];
+  /** tus: every answer, in order, for the failure message. */
+  trace: string[];
 }
 
 async function multipartUpload(data: Buffer, name: string): Promise<Outcome> {
@@ -58,6 +60,7 @@ async function multipartUpload(data: Buffer, name: string): Promise<Outcome> {
     stored: null,
     retries: 0,
     errors: [],
+    trace: [],
   };
   for (let attempt = 0; attempt < 5 && outcome.stored === null; attempt++) {
     if (attempt > 0) {
@@ -84,7 +87,15 @@ async function multipartUpload(data: Buffer, name: string): Promise<Outcome> {
 }
 
 function tusUpload(data: Buffer, name: string): Promise<Outcome> {
-  const outcome: Outcome = { name, protocol: "tus", expected: sha256(data), stored: null, retries: 0, errors: [] };
+  const outcome: Outcome = {
+    name,
+    protocol: "tus",
+    expected: sha256(data),
+    stored: null,
+    retries: 0,
+    errors: [],
+    trace: [],
+  };
   return new Promise((resolve) => {
     const upload = new tus.Upload(data, {
       endpoint: `${stack.webUrl}/api/uploads/tus/`,
@@ -100,7 +111,8 @@ function tusUpload(data: Buffer, name: string): Promise<Outcome> {
         const status = error.originalResponse?.getStatus() ?? 0;
         return status === 0 || status >= 500 || status === 409 || status === 423;
       },
-      onAfterResponse: (_req, res) => {
+      onAfterResponse: (req, res) => {
+        outcome.trace.push(`${req.getMethod()} ${res.getStatus()} at ${res.getHeader("Upload-Offset")}`);
         outcome.stored = res.getHeader("X-Depot-Sha256") ?? outcome.stored;
       },
       onSuccess: () => resolve(outcome),
@@ -194,7 +206,7 @@ describe("two web and two storage replicas behind HAProxy on RGW", () => {
     expect(inFlightAtWebKill).toBeGreaterThan(0);
     expect(failed.length).toBeGreaterThan(0);
 
-    for (const o of outcomes) expect({ name: o.name, stored: o.stored }).toEqual({ name: o.name, stored: o.expected });
+    for (const o of outcomes) expect(o.stored, `${o.name}: ${[...o.errors, ...o.trace].join("; ")}`).toBe(o.expected);
     const rows = await stack.sql<{ original_name: string; sha256: string }[]>`
       select original_name, sha256 from files where status = 'stored'`;
     for (const o of outcomes) {

@@ -302,7 +302,12 @@ class LocalResumable implements ResumableStore {
         failure = error instanceof DepotError ? error : (error as Error);
       }
       await flush();
-      await handle.sync();
+      await handle.sync().catch((error: unknown) => {
+        // Nothing this request wrote is known to be on the disk: none of it is acknowledged (the next append
+        // truncates it away).
+        position = input.offset;
+        throw error;
+      });
     } catch (error) {
       failure ??= mapFsError(error);
     } finally {

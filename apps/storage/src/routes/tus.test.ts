@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -339,6 +339,49 @@ describe("tus 1.0 at /internal/tus/ (@tus/server with Depot's store)", () => {
       await short.stop();
       cohortId = (await ensureCohort(storage.db, { name: "Tus cohort" })).cohort.id;
     }
+  });
+
+  test("a completion that failed after the last byte is finished by the next HEAD, which answers with the sha256", async () => {
+    // The file's folder is blocked by a plain file, so linking the finished upload into place fails once.
+    const id = crypto.randomUUID();
+    const blocked = `${cohortId}/blocked-${id.slice(0, 8)}`;
+    const file = await createFileRecord(storage.db, {
+      id,
+      cohortId,
+      uploaderId: null,
+      originalName: "visits.csv",
+      storageDisk: "workspace",
+      storageKey: `${blocked}/${id}`,
+      kind: "submission",
+    });
+    mkdirSync(join(storage.root, cohortId), { recursive: true });
+    writeFileSync(join(storage.root, blocked), "in the way");
+    const data = randomBytes(3000);
+    const created = await create(data.length, file.id);
+    expect(created.status).toBe(201);
+    const location = `${storage.url}${created.headers.get("location")}`;
+
+    const last = await patch(location, 0, data);
+    expect(last.status).toBeGreaterThanOrEqual(500);
+    expect(await last.json()).toHaveProperty("error.code");
+    expect(await findFile(storage.db, file.id)).toMatchObject({ status: "uploading", sha256: null });
+    // While the folder is still blocked, HEAD refuses rather than claim a complete upload.
+    expect((await headOffset(location)).status).toBeGreaterThanOrEqual(500);
+
+    rmSync(join(storage.root, blocked));
+    const head = await fetch(location, { method: "HEAD", headers: TUS });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("upload-offset")).toBe(String(data.length));
+    expect(head.headers.get("x-depot-sha256")).toBe(sha256(data));
+    expect(head.headers.get("x-depot-file-id")).toBe(file.id);
+    expect(await findFile(storage.db, file.id)).toMatchObject({ status: "stored", sha256: sha256(data) });
+    expect(readFileSync(join(storage.root, file.storageKey)).equals(data)).toBe(true);
+    expect(await auditOf(file.id)).toEqual([
+      ["chunked_upload_created", "success", null],
+      ["chunked_upload_completed", "failure", null],
+      ["chunked_upload_completed", "failure", null],
+      ["chunked_upload_completed", "success", sha256(data)],
+    ]);
   });
 
   test("after the storage service restarts, the upload resumes from the acknowledged offset", async () => {

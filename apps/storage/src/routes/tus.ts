@@ -62,28 +62,33 @@ export function createTusRoute(ctx: StorageContext, locker: PgLocker) {
     },
     async onUploadFinish(_req, upload) {
       const state = tusRequests.getStore() as TusRequestState;
-      let finished = state.finished;
-      if (!finished) {
-        // The upload was finished by an earlier request (this one repeated the last PATCH).
-        const file = await findFileByUploadId(ctx.db, upload.id);
-        if (file?.status === "stored" && file.sha256 && file.size !== null) {
-          finished = { size: file.size, sha256: file.sha256, fileId: file.id };
-        }
-      }
-      if (!finished) return {};
-      return {
-        headers: {
-          [HEADER.sha256]: finished.sha256,
-          [HEADER.size]: finished.size,
-          [HEADER.fileId]: finished.fileId,
-        },
-      };
+      // Without state.finished an earlier request finished the upload (this one repeated the last PATCH).
+      return { headers: await storedHeaders(upload.id, state.finished) };
     },
     onResponseError(_req, error) {
       if (error instanceof DepotError) return { status_code: error.status, body: JSON.stringify(error.toBody()) };
       return undefined;
     },
   });
+
+  /** What the request that finished an upload answers with: the stored file's sha256, size and id. */
+  async function storedHeaders(
+    uploadId: string,
+    finished?: TusRequestState["finished"],
+  ): Promise<Record<string, string>> {
+    if (!finished) {
+      const file = await findFileByUploadId(ctx.db, uploadId);
+      if (file?.status === "stored" && file.sha256 && file.size !== null) {
+        finished = { size: file.size, sha256: file.sha256, fileId: file.id };
+      }
+    }
+    if (!finished) return {};
+    return {
+      [HEADER.sha256]: finished.sha256,
+      [HEADER.size]: String(finished.size),
+      [HEADER.fileId]: finished.fileId,
+    };
+  }
 
   return async function handle(_ctx: StorageContext, request: RequestContext): Promise<void> {
     const { req, res } = request;
@@ -113,6 +118,19 @@ export function createTusRoute(ctx: StorageContext, locker: PgLocker) {
     const response = await tus.handleWeb(new NodeRequest({ req, res }) as unknown as Request);
     const headers = new Headers();
     for (const [name, value] of response.headers) if (!CORS.test(name)) headers.set(name, value);
+    const offset = headers.get("upload-offset");
+    if (
+      req.method === "HEAD" &&
+      response.status === 200 &&
+      offset !== null &&
+      offset === headers.get("upload-length")
+    ) {
+      // A client whose last PATCH answer was lost resumes with HEAD, finds the upload complete and stops there:
+      // the HEAD is the only answer it gets, so it carries what that PATCH's answer would have.
+      const uploadId = new URL(req.url ?? "", "http://storage").pathname.split("/").pop() ?? "";
+      for (const [name, value] of Object.entries(await storedHeaders(uploadId, tusRequests.getStore()?.finished)))
+        headers.set(name, value);
+    }
     if (response.status < 400) {
       await sendNodeResponse(res, new Response(response.body, { status: response.status, headers }));
       return;

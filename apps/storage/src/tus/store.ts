@@ -134,7 +134,13 @@ export class DepotStore extends DataStore {
   }
 
   override async getUpload(id: string): Promise<Upload> {
-    const row = await this.load(id);
+    let row = await this.load(id);
+    if (row.status === "active" && row.length !== null && row.offset === row.length) {
+      // Every byte was acknowledged but the completion failed (or its replica died): a client that sees the full
+      // offset stops, so whoever asks next (HEAD or PATCH, under the upload's lock) completes it, or is refused.
+      await this.finish(row);
+      row = await this.load(id);
+    }
     // @tus/server computes expiry as creation_date + getExpiration(); Depot's expiry slides with progress, so the
     // row's last progress stands in for the creation date. A finished upload never expires.
     const since = row.status === "completed" ? Date.now() : row.expiresAt.getTime() - this.ctx.env.tusExpiryMs;

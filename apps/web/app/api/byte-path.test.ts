@@ -121,12 +121,25 @@ describe("the web's byte path", () => {
     expect(head.headers.get("upload-offset")).toBe(String(half));
     expect(head.headers.get("upload-length")).toBe(String(data.length));
     expect(head.headers.get("tus-resumable")).toBe(TUS_VERSION);
+    expect(head.headers.get(HEADER.sha256)).toBeNull();
 
     const last = await tusPatch(uploadId, half, data.subarray(half));
     expect(last.status).toBe(204);
     expect(last.headers.get("upload-offset")).toBe(String(data.length));
     expect(last.headers.get(HEADER.sha256)).toBe(sha256(data));
     expect((await storedBytes(fileId)).equals(data)).toBe(true);
+
+    // A client that lost the last answer resumes with HEAD: it learns the upload is complete and what was stored.
+    const after = await stack.call(
+      tus.HEAD,
+      stack.request("HEAD", location, { cookie, headers: TUS }),
+      tusParams(uploadId),
+    );
+    expect(after.status).toBe(200);
+    expect(after.headers.get("upload-offset")).toBe(String(data.length));
+    expect(after.headers.get(HEADER.sha256)).toBe(sha256(data));
+    expect(after.headers.get(HEADER.size)).toBe(String(data.length));
+    expect(after.headers.get(HEADER.fileId)).toBe(fileId);
   });
 
   test("a download with Range answers 206 with exactly those bytes and their Content-Range", async () => {

@@ -6,13 +6,12 @@
  * RSS growth), a full audit:verify and one from its checkpoint (rows/s), and the append function's throughput at
  * that depth against an empty trail (alternating rounds, same server), and EXPLAIN ANALYZE of the statements behind
  * the pages. Writes bench/results/data.json (the plans' text in its details).
- * Ports: E2E_PORT_BASE (or BENCH_PORT_BASE) + 10, 11, 12 when set, else free ones. Uses DATABASE_URL's server when
- * set (fresh databases, dropped at the end), otherwise a throwaway embedded PostgreSQL. Not a test: it prints
- * figures. Everything it starts or writes goes away at the end, on failure and on Ctrl-C too.
+ * Uses DATABASE_URL's server when set (fresh databases, dropped at the end), otherwise a throwaway embedded
+ * PostgreSQL. Not a test: it prints figures. Everything it starts or writes goes away at the end, on failure and on
+ * Ctrl-C too.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import {
   appendAudit,
   appendAuditBatch,
@@ -34,32 +33,25 @@ import {
   recentFilesOf,
   users,
 } from "@depot/db";
-import { createTestDatabase } from "@depot/db/testing";
-import { signIn } from "../scripts/stack";
+import { createTestDatabase, TEST_ADMIN_URL_ENV } from "@depot/db/testing";
+import { repoRoot, signIn } from "../scripts/stack";
 import {
   figure,
-  fixed,
   MiB,
+  numericOptions,
   percentile,
-  REPO_ROOT,
   runBenchmark,
   runJson,
+  seededRandom,
   serverRss,
   workFolder,
   writeResult,
 } from "./lib";
 import { type DepotStack, startDepot } from "./stack";
 
-const { values: args } = parseArgs({
-  options: {
-    rows: { type: "string", default: "1000000" },
-    files: { type: "string", default: "100000" },
-    samples: { type: "string", default: "30" },
-  },
-});
-const AUDIT_ROWS = Number(args.rows);
-const FILE_ROWS = Number(args.files);
-const SAMPLES = Number(args.samples);
+const USAGE = "Usage: pnpm bench:data [--rows 1000000] [--files 100000] [--samples 30]";
+const options = numericOptions({ rows: 1_000_000, files: 100_000, samples: 30 }, USAGE);
+const [AUDIT_ROWS, FILE_ROWS, SAMPLES] = [options.rows, options.files, options.samples];
 const COHORTS = 20;
 const USERS = 200;
 const SPAN_MS = 6 * 365 * 24 * 3600_000;
@@ -68,41 +60,21 @@ const APPENDS_PER_ROUND = 1500;
 const APPEND_CONCURRENCY = 4;
 const USER_PASSWORD = "bench-user-password";
 
-// A small deterministic generator, so every run builds the same data.
-let seedState = 0x2545f491;
-const random = () => {
-  seedState ^= seedState << 13;
-  seedState ^= seedState >>> 17;
-  seedState ^= seedState << 5;
-  return (seedState >>> 0) / 2 ** 32;
-};
+const random = seededRandom(0x2545f491);
 const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
 const hex = (text: string) => createHash("sha256").update(text).digest("hex");
 
-interface Built {
-  cohortIds: string[];
-  userIds: string[];
-  memberEmail: string;
-  fileIds: string[];
-  fileCohort: Map<string, string>;
-  start: number;
-  timings: Record<string, number>;
-}
+type Built = Awaited<ReturnType<typeof buildData>>;
+type Ids = { userIds: string[]; fileIds: string[]; fileCohort: Map<string, string> };
 
+/** Actions in their proportions: of every 8, 2 uploads and 3 downloads. */
 const ACTIONS = [
-  "stream_upload",
-  "stream_upload",
-  "stream_download",
-  "stream_download",
-  "stream_download",
-  "chunked_upload_completed",
-  "file_deleted",
-  "access_denied",
+  ...["stream_upload", "stream_upload", "stream_download", "stream_download", "stream_download"],
+  ...["chunked_upload_completed", "file_deleted", "access_denied"],
 ] as const;
 
 /** Audit row `i` of the generated trail: a random action by a random user on a random file. */
-function auditRow(i: number, occurredAt: Date, data: Pick<Built, "userIds" | "fileIds" | "fileCohort">): BulkAuditRow {
-  const { userIds, fileIds, fileCohort } = data;
+function auditRow(i: number, occurredAt: Date, { userIds, fileIds, fileCohort }: Ids): BulkAuditRow {
   const action = pick(ACTIONS);
   const fileId = pick(fileIds);
   const denied = action === "access_denied";
@@ -127,10 +99,19 @@ function auditRow(i: number, occurredAt: Date, data: Pick<Built, "userIds" | "fi
   };
 }
 
-async function buildData(stack: DepotStack): Promise<Built> {
-  const conn = createDb(stack.databaseUrl, { max: 4 });
-  const timings: Record<string, number> = {};
+/** `work` on a connection pool of `max` to `url`, closed afterwards. */
+async function withDb<T>(url: string, max: number, work: (conn: ReturnType<typeof createDb>) => Promise<T>) {
+  const conn = createDb(url, { max });
   try {
+    return await work(conn);
+  } finally {
+    await conn.close();
+  }
+}
+
+const buildData = (stack: DepotStack) =>
+  withDb(stack.databaseUrl, 4, async (conn) => {
+    const timings: Record<string, number> = {};
     let t = Date.now();
     const cohortIds = [stack.cohortId];
     for (let i = 1; i < COHORTS; i++)
@@ -192,44 +173,22 @@ async function buildData(stack: DepotStack): Promise<Built> {
 
     t = Date.now();
     for (let offset = 0; offset < AUDIT_ROWS; offset += BULK_BATCH) {
+      const at = (i: number) => new Date(start + Math.floor((i / AUDIT_ROWS) * SPAN_MS));
+      const ids = { userIds, fileIds, fileCohort };
       const batch = Array.from({ length: Math.min(BULK_BATCH, AUDIT_ROWS - offset) }, (_, j) =>
-        auditRow(offset + j, new Date(start + Math.floor(((offset + j) / AUDIT_ROWS) * SPAN_MS)), {
-          userIds,
-          fileIds,
-          fileCohort,
-        }),
+        auditRow(offset + j, at(offset + j), ids),
       );
       await appendAuditBatch(conn.db, batch);
       if ((offset / BULK_BATCH) % 40 === 39)
-        console.log(`   ${offset + batch.length} audit rows (${fixed((Date.now() - t) / 1000)} s)`);
+        console.log(`   ${offset + batch.length} audit rows (${((Date.now() - t) / 1000).toFixed(0)} s)`);
     }
     timings.audit = Date.now() - t;
     t = Date.now();
     // What autovacuum would have done by now on a database that grew over years.
     await conn.sql`vacuum analyze`;
     timings.analyze = Date.now() - t;
-    return {
-      cohortIds,
-      userIds,
-      memberEmail: people[0]?.email ?? "",
-      fileIds,
-      fileCohort,
-      start,
-      timings,
-    };
-  } finally {
-    await conn.close();
-  }
-}
-
-interface Latency {
-  name: string;
-  path: string;
-  as: string;
-  p50: number;
-  p95: number;
-  max: number;
-}
+    return { cohortIds, userIds, memberEmail: people[0]?.email ?? "", fileIds, fileCohort, start, timings };
+  });
 
 async function timedGet(stack: DepotStack, path: string, cookie: string): Promise<number> {
   const t = performance.now();
@@ -240,7 +199,9 @@ async function timedGet(stack: DepotStack, path: string, cookie: string): Promis
   return ms;
 }
 
-async function measureLatencies(stack: DepotStack, built: Built): Promise<Latency[]> {
+type Latency = Awaited<ReturnType<typeof measureLatencies>>[number];
+
+async function measureLatencies(stack: DepotStack, built: Built) {
   const memberCookie = await signIn(stack.webUrl, { email: built.memberEmail, password: USER_PASSWORD });
   const busyFile = await busiestFile(stack, built);
   const cohort = built.cohortIds[3] ?? "";
@@ -267,31 +228,20 @@ async function measureLatencies(stack: DepotStack, built: Built): Promise<Latenc
   // Round robin, so a noisy moment on the shared machine spreads over every endpoint alike.
   for (let round = 0; round < SAMPLES; round++)
     for (const [i, e] of endpoints.entries()) samples[i]?.push(await timedGet(stack, e.path, e.cookie));
-  return endpoints.map((e, i) => {
-    const sorted = [...(samples[i] ?? [])].sort((a, b) => a - b);
-    return {
-      name: e.name,
-      path: e.path,
-      as: e.as,
-      p50: percentile(sorted, 50) ?? Number.NaN,
-      p95: percentile(sorted, 95) ?? Number.NaN,
-      max: sorted.at(-1) ?? 0,
-    };
+  return endpoints.map(({ name, path, as }, i) => {
+    const ms = samples[i] ?? [];
+    const [p50, p95] = [percentile(ms, 50) ?? Number.NaN, percentile(ms, 95) ?? Number.NaN];
+    return { name, path, as, p50, p95, max: Math.max(0, ...ms) };
   });
 }
 
-async function busiestFile(stack: DepotStack, built: Built): Promise<string> {
-  const conn = createDb(stack.databaseUrl, { max: 1 });
-  try {
-    const sample = built.fileIds.slice(0, 200);
-    const [row] = await conn.sql<{ file_id: string }[]>`
-      select file_id from phi_file_tracking where file_id = any(${sample}::uuid[])
+const busiestFile = (stack: DepotStack, built: Built) =>
+  withDb(stack.databaseUrl, 1, async ({ sql }) => {
+    const [row] = await sql<{ file_id: string }[]>`
+      select file_id from phi_file_tracking where file_id = any(${built.fileIds.slice(0, 200)}::uuid[])
       group by file_id order by count(*) desc limit 1`;
     return row?.file_id ?? built.fileIds[0] ?? "";
-  } finally {
-    await conn.close();
-  }
-}
+  });
 
 async function measureExport(stack: DepotStack) {
   await stack.restartWeb();
@@ -326,7 +276,7 @@ async function measureExport(stack: DepotStack) {
 }
 
 async function cliVerify(stack: DepotStack, extra: string[]) {
-  const script = join(REPO_ROOT, "packages/db/src/cli/audit-verify.ts");
+  const script = join(repoRoot, "packages/db/src/cli/audit-verify.ts");
   const env = { DATABASE_URL: stack.databaseUrl, INTERNAL_API_KEY: stack.apiKey };
   const run = await runJson<{ ok: boolean; rows: number }>("audit:verify", [script, "--json", ...extra], env, 600_000);
   if (run.code !== 0 || !run.json.ok)
@@ -338,19 +288,15 @@ async function measureVerify(stack: DepotStack, built: Built) {
   const full = await cliVerify(stack, []);
   const firstCheckpoint = await cliVerify(stack, ["--since-checkpoint"]);
   // A day's worth of new rows, then the incremental run the schedule would make.
-  const conn = createDb(stack.databaseUrl, { max: 1 });
   const now = new Date();
-  await appendAuditBatch(
-    conn.db,
-    Array.from({ length: 10_000 }, (_, i) => auditRow(AUDIT_ROWS + i, now, built)),
-  ).finally(() => conn.close());
+  const rows = Array.from({ length: 10_000 }, (_, i) => auditRow(AUDIT_ROWS + i, now, built));
+  await withDb(stack.databaseUrl, 1, ({ db }) => appendAuditBatch(db, rows));
   const incremental = await cliVerify(stack, ["--since-checkpoint"]);
   return { full, firstCheckpoint, incremental };
 }
 
-async function appendRound(url: string): Promise<number> {
-  const conn = createDb(url, { max: APPEND_CONCURRENCY });
-  try {
+const appendRound = (url: string) =>
+  withDb(url, APPEND_CONCURRENCY, async (conn) => {
     const t = performance.now();
     await Promise.all(
       Array.from({ length: APPEND_CONCURRENCY }, async (_, w) => {
@@ -367,12 +313,11 @@ async function appendRound(url: string): Promise<number> {
       }),
     );
     return APPENDS_PER_ROUND / ((performance.now() - t) / 1000);
-  } finally {
-    await conn.close();
-  }
-}
+  });
 
 async function measureAppends(stack: DepotStack) {
+  // The empty trail lives on the same server: DATABASE_URL's, or else the stack's embedded one.
+  process.env[TEST_ADMIN_URL_ENV] ??= stack.databaseUrl;
   const empty = await createTestDatabase();
   try {
     const rates = { empty: [] as number[], full: [] as number[] };
@@ -388,72 +333,59 @@ async function measureAppends(stack: DepotStack) {
   }
 }
 
-interface Plan {
-  name: string;
-  ms: number;
-  text: string;
-}
-
-async function queryPlans(stack: DepotStack, built: Built): Promise<Plan[]> {
-  const conn = createDb(stack.databaseUrl, { max: 1 });
-  const db = conn.db;
+async function queryPlans(stack: DepotStack, built: Built) {
   const busyFile = await busiestFile(stack, built);
-  const from = new Date(built.start + SPAN_MS * 0.4);
-  const to = new Date(from.getTime() + 30 * 86_400_000 + 86_399_999);
-  const base: FileFilters = { cohortIds: null, limit: 25, offset: 0 };
-  const member: FileFilters = { ...base, cohortIds: [built.cohortIds[0] ?? "", built.cohortIds[7] ?? ""] };
-  const filtered: FileFilters = { ...base, cohortId: built.cohortIds[3], kind: "submission" };
-  const page500: FileFilters = { ...base, offset: 499 * 25 };
-  const audit = (f: Parameters<typeof auditPageQuery>[1]) => ({
-    page: auditPageQuery(db, { ...f, limit: 50 }),
-    count: cappedCountQuery(db, phiFileTracking, auditConditions(f)),
-  });
-  const queries: { name: string; query: { toSQL(): { sql: string; params: unknown[] } } }[] = [
-    { name: "audit page, newest 50", query: audit({}).page },
-    { name: "audit count (capped), no filter", query: audit({}).count },
-    { name: "audit page, by file", query: audit({ fileId: busyFile }).page },
-    { name: "audit page, by user", query: audit({ userId: built.userIds[42] }).page },
-    { name: "audit count (capped), by user", query: audit({ userId: built.userIds[42] }).count },
-    { name: "audit page, 30-day range", query: audit({ from, to }).page },
-    { name: "audit count (capped), 30-day range", query: audit({ from, to }).count },
-    { name: "audit page 2000 by keyset (before)", query: audit({ before: BigInt(AUDIT_ROWS / 2) }).page },
-    { name: "files page 1", query: fileListQuery(db, base) },
-    { name: "files count (capped)", query: cappedCountQuery(db, files, fileConditions(base)) },
-    { name: "files filtered", query: fileListQuery(db, filtered) },
-    { name: "files page 500", query: fileListQuery(db, page500) },
-    {
-      name: "files count (capped, page 500)",
-      query: cappedCountQuery(db, files, fileConditions(page500), Math.max(COUNT_CAP, 500 * 25)),
-    },
-    { name: "files page 1, member of 2 cohorts", query: fileListQuery(db, member) },
-    { name: "dashboard: last cleanup runs", query: lastMaintenanceRuns(db, "cleanup_run") },
-    { name: "dashboard: recent files of a user", query: recentFilesOf(db, built.userIds[5] ?? "") },
-  ];
-  const plans: Plan[] = [];
-  try {
+  return withDb(stack.databaseUrl, 1, async ({ db, sql }) => {
+    const from = new Date(built.start + SPAN_MS * 0.4);
+    const to = new Date(from.getTime() + 30 * 86_400_000 + 86_399_999);
+    const base: FileFilters = { cohortIds: null, limit: 25, offset: 0 };
+    const member: FileFilters = { ...base, cohortIds: [built.cohortIds[0] ?? "", built.cohortIds[7] ?? ""] };
+    const filtered: FileFilters = { ...base, cohortId: built.cohortIds[3], kind: "submission" };
+    const page500: FileFilters = { ...base, offset: 499 * 25 };
+    const audit = (f: Parameters<typeof auditPageQuery>[1]) => ({
+      page: auditPageQuery(db, { ...f, limit: 50 }),
+      count: cappedCountQuery(db, phiFileTracking, auditConditions(f)),
+    });
+    const queries: { name: string; query: { toSQL(): { sql: string; params: unknown[] } } }[] = [
+      { name: "audit page, newest 50", query: audit({}).page },
+      { name: "audit count (capped), no filter", query: audit({}).count },
+      { name: "audit page, by file", query: audit({ fileId: busyFile }).page },
+      { name: "audit page, by user", query: audit({ userId: built.userIds[42] }).page },
+      { name: "audit count (capped), by user", query: audit({ userId: built.userIds[42] }).count },
+      { name: "audit page, 30-day range", query: audit({ from, to }).page },
+      { name: "audit count (capped), 30-day range", query: audit({ from, to }).count },
+      { name: "audit page 2000 by keyset (before)", query: audit({ before: BigInt(AUDIT_ROWS / 2) }).page },
+      { name: "files page 1", query: fileListQuery(db, base) },
+      { name: "files count (capped)", query: cappedCountQuery(db, files, fileConditions(base)) },
+      { name: "files filtered", query: fileListQuery(db, filtered) },
+      { name: "files page 500", query: fileListQuery(db, page500) },
+      {
+        name: "files count (capped, page 500)",
+        query: cappedCountQuery(db, files, fileConditions(page500), Math.max(COUNT_CAP, 500 * 25)),
+      },
+      { name: "files page 1, member of 2 cohorts", query: fileListQuery(db, member) },
+      { name: "dashboard: last cleanup runs", query: lastMaintenanceRuns(db, "cleanup_run") },
+      { name: "dashboard: recent files of a user", query: recentFilesOf(db, built.userIds[5] ?? "") },
+    ];
+    const plans: { name: string; ms: number; text: string }[] = [];
     for (const q of queries) {
       const { sql: text, params } = q.query.toSQL();
       let rows: { "QUERY PLAN": string }[] = [];
-      for (let i = 0; i < 3; i++) rows = await conn.sql.unsafe(`explain (analyze, buffers) ${text}`, params as never[]);
+      for (let i = 0; i < 3; i++) rows = await sql.unsafe(`explain (analyze, buffers) ${text}`, params as never[]);
       const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
       const ms = Number(/Execution Time: ([\d.]+) ms/.exec(plan)?.[1] ?? Number.NaN);
       plans.push({ name: q.name, ms, text: plan });
     }
-  } finally {
-    await conn.close();
-  }
-  return plans.sort((a, b) => b.ms - a.ms);
+    return plans.sort((a, b) => b.ms - a.ms);
+  });
 }
 
 async function main() {
   if (!(AUDIT_ROWS >= 1000 && FILE_ROWS >= 1000 && SAMPLES >= 5))
-    throw new Error("--rows, --files >= 1000, --samples >= 5");
-  const portBase = Number(process.env.E2E_PORT_BASE ?? process.env.BENCH_PORT_BASE ?? 0);
-  const ports = portBase ? { web: portBase + 10, storage: portBase + 11, embeddedPostgres: portBase + 12 } : undefined;
+    throw new Error(`--rows, --files >= 1000, --samples >= 5\n${USAGE}`);
   const workDir = await workFolder("depot-bench-data-");
   console.log(`bench:data: ${AUDIT_ROWS} audit rows, ${FILE_ROWS} files, ${SAMPLES} samples per endpoint`);
   const stack = await startDepot(workDir, {
-    ports,
     // The benchmark runs the verification itself; nothing else on a schedule competes with the measurements.
     storageEnv: { AUDIT_VERIFY_INTERVAL_MINUTES: "0", INTEGRITY_INTERVAL_MINUTES: "0" },
   });
@@ -472,49 +404,24 @@ async function main() {
 
   const worst = latencies.reduce((a, b) => (b.p95 > a.p95 ? b : a));
   const p95 = (l: Latency) => figure(`data.p95.${l.path}.${l.as}`, `${l.name} (${l.as}), p95`, "ms", l.p95);
+  const worstText = `worst p95 of the pages and APIs (${worst.name})`;
   await writeResult(
     "data",
     [
-      figure(
-        "data.p95.worst",
-        `worst p95 of the pages and APIs (${worst.name})`,
-        "ms",
-        worst.p95,
-        undefined,
-        "value <= 300",
-      ),
-      figure(
-        "data.export",
-        `CSV export of the whole trail (${exported.rows} rows)`,
-        "rows/s",
-        exported.rowsPerS,
-        undefined,
-        "value >= 50000",
-      ),
-      figure(
-        "data.export.rss",
-        "web RSS growth during the export",
-        "MiB",
-        exported.growth / MiB,
-        undefined,
-        "value <= 64",
-      ),
-      figure(
-        "data.verify",
-        `full pnpm audit:verify (${verify.full.rows} rows)`,
-        "rows/s",
-        verify.full.rowsPerS,
-        undefined,
-        "value >= 100000",
-      ),
-      figure(
-        "data.append",
-        `audit appends at ${AUDIT_ROWS} rows`,
-        "appends/s",
-        appends.full,
-        ["an empty trail, same server", appends.empty],
-        "ratio >= 0.9",
-      ),
+      figure("data.p95.worst", worstText, "ms", worst.p95, { goal: "value <= 300" }),
+      figure("data.export", `CSV export of the whole trail (${exported.rows} rows)`, "rows/s", exported.rowsPerS, {
+        goal: "value >= 50000",
+      }),
+      figure("data.export.rss", "web RSS growth during the export", "MiB", exported.growth / MiB, {
+        goal: "value <= 64",
+      }),
+      figure("data.verify", `full pnpm audit:verify (${verify.full.rows} rows)`, "rows/s", verify.full.rowsPerS, {
+        goal: "value >= 100000",
+      }),
+      figure("data.append", `audit appends at ${AUDIT_ROWS} rows`, "appends/s", appends.full, {
+        vs: ["an empty trail, same server", appends.empty],
+        goal: "ratio >= 0.9",
+      }),
       figure(
         "data.verify.incremental",
         "audit:verify --since-checkpoint after 10,000 rows more",

@@ -9,8 +9,8 @@
 import { statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
 import { createDb } from "@depot/db";
+import { repoRoot } from "../scripts/stack";
 import {
   checkStored,
   clientRunner,
@@ -20,11 +20,12 @@ import {
   MB,
   MiB,
   mbPerSecond,
+  numericOptions,
   onCleanup,
   percentile,
-  REPO_ROOT,
   runBenchmark,
   runJson,
+  seededRandom,
   serverRss,
   sizeLabel,
   stored,
@@ -42,16 +43,6 @@ const WORKER_PREPARE_MS = 8_000;
 const DRAIN_TIMEOUT_MS = 10 * 60_000;
 const VERIFY_TIMEOUT_MS = 20 * 60_000;
 
-function options() {
-  const names = ["seconds", "workers", "concurrency", "budget-gib"] as const;
-  const { values } = parseArgs({ options: Object.fromEntries(names.map((name) => [name, { type: "string" }])) });
-  const defaults = { seconds: 120, workers: 4, concurrency: 16, "budget-gib": 40 };
-  const opts = Object.fromEntries(names.map((name) => [name, Number(values[name] ?? defaults[name])]));
-  const bad = names.find((name) => !(opts[name]! > 0));
-  if (bad) throw new Error(`--${bad} must be a positive number\n${HELP}`);
-  return opts as typeof defaults;
-}
-
 /** Size and how many of every 100 uploads have it: many tiny files, some medium, a few large. */
 const MIX = [
   { bytes: KiB, per100: 60 },
@@ -62,17 +53,10 @@ const MIX = [
   { bytes: 256 * MiB, per100: 2 },
 ];
 
-/** The mix in a deterministic shuffle (mulberry32), so every run sends the same sequence. */
+/** The mix in a deterministic shuffle, so every run sends the same sequence. */
 function sequence(seed: number): number[] {
   const sizes = MIX.flatMap(({ bytes, per100 }) => Array.from({ length: per100 }, () => bytes));
-  let state = seed >>> 0;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = seededRandom(seed);
   for (let i = sizes.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [sizes[i], sizes[j]] = [sizes[j]!, sizes[i]!];
@@ -114,7 +98,7 @@ function sampleDatabase(databaseUrl: string) {
 }
 
 async function main(): Promise<void> {
-  const opts = options();
+  const opts = numericOptions({ seconds: 120, workers: 4, concurrency: 16, "budget-gib": 40 }, HELP);
   const workDir = await workFolder("depot-bench-load-");
   const disk = await statfs(workDir);
   // Never fill the disk: the byte budget stays well within what is free.
@@ -123,8 +107,8 @@ async function main(): Promise<void> {
   console.log(`${concurrent} concurrent uploads through the web for ${opts.seconds} s`);
 
   const stack = await startDepot(workDir);
-  const clientEnv = { BENCH_API_KEY: stack.apiKey, BENCH_COOKIE: stack.cookie };
-  const runClient = clientRunner(clientEnv, WORKER_PREPARE_MS + opts.seconds * 1000 + DRAIN_TIMEOUT_MS);
+  const clientTimeoutMs = WORKER_PREPARE_MS + opts.seconds * 1000 + DRAIN_TIMEOUT_MS;
+  const runClient = clientRunner({ BENCH_API_KEY: stack.apiKey, BENCH_COOKIE: stack.cookie }, clientTimeoutMs);
   const web = { route: "web", webUrl: stack.webUrl, cohortId: stack.cohortId } as const;
 
   // Idle baselines on the same stack (these also warm the route up).
@@ -136,14 +120,11 @@ async function main(): Promise<void> {
   checkStored("idle 1 KiB", idleSmall);
   // The first requests open connections and load code.
   const idleP50 = percentile(
-    idleSmall.uploads
-      .slice(2)
-      .map((upload) => upload.ms)
-      .sort((a, b) => a - b),
+    idleSmall.uploads.slice(2).map((upload) => upload.ms),
     50,
   )!;
-  const idleLargeRate = mbPerSecond(IDLE_LARGE_BYTES, idleLarge.ms);
-  const rssBefore = { web: await serverRss(stack.webPid()), storage: await serverRss(stack.storagePid()) };
+  const peakRss = async () => ({ web: await serverRss(stack.webPid()), storage: await serverRss(stack.storagePid()) });
+  const rssBefore = await peakRss();
 
   const startAt = Date.now() + WORKER_PREPARE_MS;
   const stopAt = startAt + opts.seconds * 1000;
@@ -166,59 +147,58 @@ async function main(): Promise<void> {
     ),
   );
   const database = await stopSampling();
-  const rss = { web: await serverRss(stack.webPid()), storage: await serverRss(stack.storagePid()) };
+  const rss = await peakRss();
 
   const uploads = results.flatMap((r) => r.uploads);
   const done = uploads.filter(stored);
+  const failures = uploads.filter((u) => !stored(u)).map(({ bytes, status, error }) => ({ bytes, status, error }));
   const bytes = done.reduce((total, u) => total + u.bytes, 0);
   const elapsedMs = Math.max(...uploads.map((u) => u.endedAt)) - startAt;
-  const aggregate = mbPerSecond(bytes, elapsedMs);
-  const small = done
-    .filter((u) => u.bytes === KiB)
-    .map((u) => u.ms)
-    .sort((a, b) => a - b);
+  const small = done.filter((u) => u.bytes === KiB).map((u) => u.ms);
   const bySize = Object.fromEntries(
     MIX.map(({ bytes: size }) => {
-      const web = uploads.filter((u) => u.bytes === size);
-      return [sizeLabel(size), { completed: web.filter(stored).length, failed: web.filter((u) => !stored(u)).length }];
+      const ofSize = uploads.filter((u) => u.bytes === size);
+      const completed = ofSize.filter(stored).length;
+      return [sizeLabel(size), { completed, failed: ofSize.length - completed }];
     }),
   );
-  const failures = uploads.filter((u) => !stored(u)).map(({ bytes, status, error }) => ({ bytes, status, error }));
   for (const failure of failures.slice(0, 10)) console.log(`   failed: ${JSON.stringify(failure)}`);
 
   console.log("verify-integrity --check-hashes …");
   const integrity = await runJson<{ checkedFiles: number; problems: { kind: string; key: string }[]; ok: boolean }>(
     "verify-integrity",
-    [join(REPO_ROOT, "apps/storage/src/cli/verify-integrity.ts"), "--check-hashes", "--json"],
+    [join(repoRoot, "apps/storage/src/cli/verify-integrity.ts"), "--check-hashes", "--json"],
     { DATABASE_URL: stack.databaseUrl, NAS_WORKSPACE_PATH: stack.storageRoot },
     VERIFY_TIMEOUT_MS,
-    join(REPO_ROOT, "apps/storage"),
+    join(repoRoot, "apps/storage"),
   );
-  const idle: [string, number] = ["p50 of sequential 1 KiB uploads, idle", idleP50];
-  const before = (name: string, value: number): [string, number] => [`${name} before the load`, value / MB];
+  const idle = { vs: ["p50 of sequential 1 KiB uploads, idle", idleP50] as [string, number] };
+  const before = (name: "web" | "storage") => ({
+    vs: [`${name} before the load`, rssBefore[name] / MB] as [string, number],
+  });
+  const single = `one ${sizeLabel(IDLE_LARGE_BYTES)} upload alone on the same stack`;
+  const { problems, checkedFiles } = integrity.json;
   await writeResult(
     "load",
     [
       figure("load.completed", "uploads completed", "count", done.length),
       figure("load.failed", "uploads failed", "count", failures.length),
-      figure("load.aggregate", `${concurrent} concurrent mixed uploads, aggregate`, "MB/s", aggregate, [
-        `one ${sizeLabel(IDLE_LARGE_BYTES)} upload alone on the same stack`,
-        idleLargeRate,
-      ]),
+      figure(
+        "load.aggregate",
+        `${concurrent} concurrent mixed uploads, aggregate`,
+        "MB/s",
+        mbPerSecond(bytes, elapsedMs),
+        {
+          vs: [single, mbPerSecond(IDLE_LARGE_BYTES, idleLarge.ms)],
+        },
+      ),
       figure("load.small.p50", "1 KiB upload p50 under load", "ms", percentile(small, 50), idle),
       figure("load.small.p95", "1 KiB upload p95 under load", "ms", percentile(small, 95), idle),
-      figure("load.rss.web", "web peak RSS after the load", "MB", rss.web / MB, before("web", rssBefore.web)),
-      figure(
-        "load.rss.storage",
-        "storage peak RSS after the load",
-        "MB",
-        rss.storage / MB,
-        before("storage", rssBefore.storage),
-      ),
-      figure("load.integrity", "verify-integrity --check-hashes: problems", "count", integrity.json.problems.length, [
-        "files checked",
-        integrity.json.checkedFiles,
-      ]),
+      figure("load.rss.web", "web peak RSS after the load", "MB", rss.web / MB, before("web")),
+      figure("load.rss.storage", "storage peak RSS after the load", "MB", rss.storage / MB, before("storage")),
+      figure("load.integrity", "verify-integrity --check-hashes: problems", "count", problems.length, {
+        vs: ["files checked", checkedFiles],
+      }),
     ],
     {
       concurrent,
@@ -229,12 +209,7 @@ async function main(): Promise<void> {
       elapsedMs,
       smallUploads: small.length,
       database,
-      integrity: {
-        ...integrity.json,
-        problems: integrity.json.problems.slice(0, 20),
-        exitCode: integrity.code,
-        ms: integrity.ms,
-      },
+      integrity: { ...integrity.json, problems: problems.slice(0, 20), exitCode: integrity.code, ms: integrity.ms },
     },
     { ...opts, budgetBytes },
   );

@@ -6,7 +6,7 @@
  */
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type BenchResult, type Figure, fixed, GiB, RESULTS_DIR, runBenchmark, startChild, withTimeout } from "./lib";
+import { type BenchResult, type Figure, finished, GiB, RESULTS_DIR, runBenchmark, startChild } from "./lib";
 
 const BENCHMARKS = ["storage", "web", "tus", "load"];
 const BENCH_TIMEOUT_MS = 45 * 60_000;
@@ -14,18 +14,16 @@ const BENCH_TIMEOUT_MS = 45 * 60_000;
 /** One benchmark as its own process; on an interrupt it gets time to clean up after itself. */
 async function runScript(name: string, args: string[]): Promise<void> {
   console.log(`\n=== bench/${name}.ts ${args.join(" ")}`);
-  const child = startChild(`bench/${name}.ts`, [`bench/${name}.ts`, ...args], process.env, {
-    onStdout: (data) => process.stdout.write(data),
-    stopWaitMs: 90_000,
-  });
-  const outcome = await withTimeout(child.closed, BENCH_TIMEOUT_MS, name);
-  if (outcome !== 0) throw new Error(`bench/${name}.ts exited with ${outcome}: ${child.outputTail()}`);
+  const script = `bench/${name}.ts`;
+  const child = startChild(script, [script, ...args], process.env, { stdout: "inherit", stopWaitMs: 90_000 });
+  const outcome = await finished(child, BENCH_TIMEOUT_MS, name);
+  if (outcome !== 0) throw new Error(`${script} exited with ${outcome}: ${child.outputTail()}`);
 }
 
 /** A benchmark's figures as a Markdown table. */
 function table(figures: Figure[]): string {
   const n = (v: number | null | undefined, unit = "") =>
-    v === null || v === undefined ? "-" : fixed(v, unit !== "count" && (unit === "s" || Math.abs(v) < 10) ? 2 : 0);
+    v === null || v === undefined ? "-" : v.toFixed(unit !== "count" && (unit === "s" || Math.abs(v) < 10) ? 2 : 0);
   const row = (f: Figure) => [
     f.figure,
     `${n(f.value, f.unit)} ${f.unit}`,
@@ -42,11 +40,11 @@ function table(figures: Figure[]): string {
 
 function section(result: BenchResult): string {
   const m = result.machine;
-  const load = (l: number[]) => l.map((v) => fixed(v, 1)).join(" / ");
+  const load = (l: number[]) => l.map((v) => v.toFixed(1)).join(" / ");
   return [
-    `## ${result.benchmark} (${result.startedAt}, ${fixed(result.durationMs / 60_000, 1)} min)`,
+    `## ${result.benchmark} (${result.startedAt}, ${(result.durationMs / 60_000).toFixed(1)} min)`,
     "",
-    `${m.cpu}, ${m.cores} cores, ${fixed(m.memoryBytes / GiB, 1)} GiB, Node ${m.node}; load average ` +
+    `${m.cpu}, ${m.cores} cores, ${(m.memoryBytes / GiB).toFixed(1)} GiB, Node ${m.node}; load average ` +
       `${load(m.load)} at the start, ${load(m.loadAtEnd)} at the end` +
       (result.options ? `; options ${JSON.stringify(result.options)}` : ""),
     "",

@@ -1,19 +1,15 @@
 /**
- * Depot for the benchmarks, from the one stack starter: a fresh database, the storage service and a private copy of
- * the built web app as two real processes on loopback ports, a signed-in session and a cohort. The web process can
- * be replaced by a fresh one, so that its peak RSS belongs to one measurement.
+ * Depot for the benchmarks, from the one stack starter (scripts/stack.ts): real processes on loopback ports, on
+ * E2E_PORT_BASE (or BENCH_PORT_BASE) + 10..14 when set, else on free ones; stopped at cleanup.
  */
-import { randomBytes } from "node:crypto";
 import { cp, lstat, mkdir, readdir, readFile, readlink, rm, symlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createDb, ensureCohort } from "@depot/db";
-import { ADMIN, signIn, startStack, storageIsHealthy } from "../scripts/stack";
-import { childEnv, freePort, GiB, onCleanup, REPO_ROOT, startChild, waitUntil } from "./lib";
+import { ADMIN, repoRoot, type StackOptions, signIn, startStack } from "../scripts/stack";
+import { childEnv, onCleanup } from "./lib";
 
-export { ADMIN };
-
-const WEB_APP = join(REPO_ROOT, "apps/web");
+const WEB_APP = join(repoRoot, "apps/web");
 /** What the production web server reads at run time besides its build; the rest of .next is build-time only. */
 const WEB_FILES = ["server.ts", "next.config.ts", "package.json", "lib"];
 const BUILD_SKIPPED = new Set(["cache", "trace", "trace-build", "diagnostics", "types", "lock"]);
@@ -67,116 +63,79 @@ async function absoluteLinks(sourceDir: string, targetDir: string): Promise<void
   }
 }
 
-export interface DepotStack {
-  webUrl: string;
-  servicesUrl: string;
-  databaseUrl: string;
-  storageRoot: string;
-  /** The internal API key; hand it to children in their environment only, never print it. */
-  apiKey: string;
-  cohortId: string;
-  /** `name=value` of the signed-in administrator's session cookie. */
-  cookie: string;
-  storagePid(): number;
-  /** The last few KB each server printed, for diagnosis. */
-  outputTails(): { storage: string; web: string };
-  webPid(): number;
-  /** Stops the web process and starts a fresh one on the same port (the session cookie stays valid). */
-  restartWeb(): Promise<void>;
-}
+const portBase = Number(process.env.E2E_PORT_BASE ?? process.env.BENCH_PORT_BASE ?? 0);
+const port = (offset: number) => (portBase ? portBase + offset : undefined);
 
-export async function startDepot(
-  workDir: string,
-  options: {
-    webEnv?: Record<string, string>;
-    storageEnv?: Record<string, string>;
-    /** Fixed loopback ports (a port block); free ones when not given. */
-    ports?: { web: number; storage: number; embeddedPostgres: number };
-  } = {},
-) {
-  const webAppDir = await snapshotWebApp(workDir);
+async function benchStack(workDir: string, name: string, options: Omit<StackOptions, "dataDir">) {
   const stack = await startStack({
-    dataDir: join(workDir, "depot"),
-    database: "fresh",
-    storageRoot: join(workDir, "storage"),
-    ports: options.ports && {
-      web: options.ports.web,
-      storage: options.ports.storage,
-      postgres: options.ports.embeddedPostgres,
-    },
-    baseEnv: childEnv({}),
-    storageEnv: { CLEANUP_INTERVAL_MINUTES: "0", DEPOT_LOG: "silent", ...options.storageEnv },
-    webEnv: options.webEnv,
-    webAppDir,
+    dataDir: join(workDir, name),
+    baseEnv: childEnv(),
     publicHost: "127.0.0.1",
     log: () => {},
+    ...options,
+    storageEnv: { CLEANUP_INTERVAL_MINUTES: "0", DEPOT_LOG: "silent", ...options.storageEnv },
   });
-  onCleanup("Depot", () => stack.stop());
-  const connection = createDb(stack.databaseUrl, { max: 2 });
-  let cohortId: string;
-  try {
-    cohortId = (await ensureCohort(connection.db, { name: "Benchmark cohort" })).cohort.id;
-  } finally {
-    await connection.close();
-  }
+  onCleanup(name, () => stack.stop());
+  return stack;
+}
+
+/**
+ * Depot: a fresh database, the storage service and a private copy of the built web app, a signed-in
+ * administrator's session and a cohort. The web process can be replaced by a fresh one, so that its peak RSS belongs
+ * to one measurement.
+ */
+export async function startDepot(
+  workDir: string,
+  options: { webEnv?: Record<string, string>; storageEnv?: Record<string, string> } = {},
+) {
+  const stack = await benchStack(workDir, "depot", {
+    ...options,
+    database: "fresh",
+    storageRoot: join(workDir, "storage"),
+    ports: { web: port(10), storage: port(11), postgres: port(12) },
+    webAppDir: await snapshotWebApp(workDir),
+  });
+  const connection = createDb(stack.databaseUrl, { max: 1 });
+  const { cohort } = await ensureCohort(connection.db, { name: "Benchmark cohort" }).finally(() => connection.close());
   const [storage, web] = [stack.storage[0]!, stack.web[0]!];
-  const depot: DepotStack = {
-    webUrl: stack.webUrl,
-    servicesUrl: stack.servicesUrl,
-    databaseUrl: stack.databaseUrl,
+  return {
+    ...stack,
     storageRoot: stack.storageRoot ?? "",
-    apiKey: stack.apiKey,
-    cohortId,
+    cohortId: cohort.id,
+    /** `name=value` of the administrator's session cookie. */
     cookie: await signIn(stack.webUrl, ADMIN),
     storagePid: () => storage.pid() ?? 0,
-    outputTails: () => ({ storage: storage.outputTail(), web: web.outputTail() }),
     webPid: () => web.pid() ?? 0,
     restartWeb: () => web.restart(),
   };
-  return depot;
 }
 
-/** Removes an uploaded file through the web API (object and all), so the next measurement starts on free disk. */
-export async function deleteFile(stack: DepotStack, fileId: string): Promise<void> {
-  const res = await fetch(`${stack.webUrl}/api/files/${fileId}`, {
-    method: "DELETE",
-    headers: { cookie: stack.cookie },
+export type DepotStack = Awaited<ReturnType<typeof startDepot>>;
+
+/**
+ * The storage service alone; `storageEnv` may name its disks (STORAGE_CONFIG). On `databaseUrl` when given, else on
+ * a fresh database.
+ */
+export async function startStorage(workDir: string, storageEnv: Record<string, string> = {}, databaseUrl?: string) {
+  const stack = await benchStack(workDir, `storage-${storageEnv.STORAGE_CONFIG ? "config" : "local"}`, {
+    replicas: { web: 0 },
+    database: databaseUrl ? "default" : "fresh",
+    baseEnv: childEnv(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ports: { storage: port(13), postgres: port(14) },
+    storageEnv,
   });
-  await res.arrayBuffer();
-  if (res.status >= 300) throw new Error(`deleting file ${fileId} answered ${res.status}`);
+  return { ...stack, service: stack.storage[0]!, pid: () => stack.storage[0]!.pid() ?? 0 };
 }
 
-/** Removes an object that was written straight to storage (no file row). */
-export async function deleteObject(stack: DepotStack, key: string): Promise<void> {
-  const url = new URL("/internal/storage/delete", stack.servicesUrl);
-  url.searchParams.set("disk", "workspace");
-  url.searchParams.set("key", key);
-  const res = await fetch(url, { method: "DELETE", headers: { "x-api-key": stack.apiKey } });
+/** Removes an upload, so the next measurement starts on free disk: a file through the web API (object and all), or
+ * an object that was written straight to storage (no file row). */
+export async function deleteUpload(stack: DepotStack, upload: { fileId?: string; key?: string }): Promise<void> {
+  const res = upload.fileId
+    ? await fetch(`${stack.webUrl}/api/files/${upload.fileId}`, { method: "DELETE", headers: { cookie: stack.cookie } })
+    : await fetch(
+        `${stack.servicesUrl}/internal/storage/delete?${new URLSearchParams({ disk: "workspace", key: upload.key ?? "" })}`,
+        { method: "DELETE", headers: { "x-api-key": stack.apiKey } },
+      );
   await res.arrayBuffer();
-  if (res.status >= 300) throw new Error(`deleting object ${key} answered ${res.status}`);
-}
-
-/** The storage service alone, on a free port with its own API key; `env` names its disks (NAS_WORKSPACE_PATH, …). */
-export async function startStorage(label: string, databaseUrl: string, env: Record<string, string>) {
-  const port = await freePort();
-  const apiKey = randomBytes(24).toString("hex");
-  const url = `http://127.0.0.1:${port}`;
-  const child = startChild(
-    label,
-    [join(REPO_ROOT, "apps/storage/src/main.ts")],
-    childEnv({
-      SERVER_ROLE: "services",
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      INTERNAL_API_KEY: apiKey,
-      DATABASE_URL: databaseUrl,
-      MAX_UPLOAD_BYTES: String(4 * GiB),
-      CLEANUP_INTERVAL_MINUTES: "0",
-      DEPOT_LOG: "silent",
-      ...env,
-    }),
-    { cwd: join(REPO_ROOT, "apps/storage") },
-  );
-  await waitUntil(label, child, storageIsHealthy(url, apiKey), 30_000);
-  return { url, apiKey, pid: child.pid, stop: child.stop };
+  if (res.status >= 300) throw new Error(`deleting ${upload.fileId ?? upload.key} answered ${res.status}`);
 }

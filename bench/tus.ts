@@ -13,29 +13,28 @@ import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { buildStorageKey } from "@depot/contract";
 import { createDb, createFileRecord } from "@depot/db";
+import { freePort } from "@depot/db/testing";
 import { createS3Client } from "../apps/storage/src/drivers/s3";
+import { waitFor } from "../scripts/readiness";
 import { startRgw } from "../scripts/rgw";
-import type { ClientJob, ClientResult } from "./client";
+import type { ClientJob } from "./client";
 import {
-  checkStored,
+  type ClientRunner,
   childEnv,
   clientRunner,
   figure,
-  freePort,
   GiB,
   MiB,
   mbPerSecond,
+  measureUpload,
   onCleanup,
-  report,
   runBenchmark,
   startChild,
-  waitUntil,
-  withCpu,
   workFolder,
   writeResult,
 } from "./lib";
 import { sha256Ms, writeMs } from "./payload";
-import { deleteFile, startDepot, startStorage } from "./stack";
+import { deleteUpload, startDepot, startStorage } from "./stack";
 
 const BYTES = GiB;
 const CHUNK_BYTES = 8 * MiB;
@@ -45,10 +44,8 @@ async function startBaseline(kind: "file" | "s3", where: string) {
   const url = `http://127.0.0.1:${port}/files/`;
   const label = `@tus/server with @tus/${kind}-store`;
   // stdin is a pipe so that the baseline notices (EOF) when the bench dies without cleaning up.
-  const child = startChild(label, ["bench/tus-baseline.ts", String(port), kind, where], childEnv({}), {
-    stdin: "pipe",
-  });
-  await waitUntil(label, child, async () => (await fetch(url, { method: "OPTIONS" })).status === 204);
+  const child = startChild(label, ["bench/tus-baseline.ts", String(port), kind, where], childEnv(), { stdin: "pipe" });
+  await waitFor(label, async () => (await fetch(url, { method: "OPTIONS" })).status === 204, child.process, 60_000);
   return { url, pid: child.pid, stop: child.stop };
 }
 
@@ -56,19 +53,15 @@ async function startBaseline(kind: "file" | "s3", where: string) {
 async function fileRow(databaseUrl: string, cohortId: string): Promise<string> {
   const connection = createDb(databaseUrl, { max: 1 });
   const id = randomUUID();
-  try {
-    await createFileRecord(connection.db, {
-      id,
-      cohortId,
-      uploaderId: null,
-      originalName: "bench.bin",
-      storageDisk: "workspace",
-      storageKey: buildStorageKey(cohortId, id),
-      kind: "submission",
-    });
-  } finally {
-    await connection.close();
-  }
+  await createFileRecord(connection.db, {
+    id,
+    cohortId,
+    uploaderId: null,
+    originalName: "bench.bin",
+    storageDisk: "workspace",
+    storageKey: buildStorageKey(cohortId, id),
+    kind: "submission",
+  }).finally(() => connection.close());
   return id;
 }
 
@@ -96,15 +89,14 @@ async function main(): Promise<void> {
   /** One 1 GiB upload (after a 1 MiB warm-up on the same route), timed, with the CPU of `pids`. */
   const measure = async (
     name: string,
-    run: (label: string, job: ClientJob) => Promise<ClientResult>,
+    run: ClientRunner,
     target: () => Promise<ClientJob["target"]>,
     pids: Record<string, number | null>,
   ) => {
     const digest = !name.endsWith("-store"); // the baselines report none: what they stored is checked below
-    checkStored(`${name} warm-up`, await run(`${name} warm-up`, { target: await target(), bytes: MiB }), digest);
+    await measureUpload(run, `${name} warm-up`, { target: await target(), bytes: MiB }, {}, digest);
     const job = { target: await target(), bytes: BYTES };
-    const { result, cpu } = await withCpu(pids, () => run(name, job));
-    const upload = checkStored(name, result, digest);
+    const { upload, cpu } = await measureUpload(run, name, job, pids, digest);
     runs[name] = {
       ms: upload.ms,
       lastPatchMs: upload.finalRequestMs ?? Number.NaN,
@@ -112,13 +104,6 @@ async function main(): Promise<void> {
       fileId: upload.fileId ?? (job.target.route === "tus" ? job.target.fileId : undefined),
       expectedSha256: upload.expectedSha256,
     };
-    const cpuText = Object.entries(cpu).map(([p, s]) => `${p} ${s.toFixed(1)} s`);
-    report(
-      name,
-      BYTES,
-      upload.ms,
-      `last PATCH ${(runs[name].lastPatchMs / 1000).toFixed(2)} s; CPU ${cpuText.join(", ")}`,
-    );
     return runs[name];
   };
 
@@ -142,41 +127,31 @@ async function main(): Promise<void> {
   }
   await rm(files, { recursive: true });
   const viaWeb = tus(new URL("/api/uploads/tus/", stack.webUrl).href, { cohortId: stack.cohortId });
-  await deleteFile(stack, (await measure("web", runDepot, async () => viaWeb, depotPids)).fileId!);
-  const toStorage = async () =>
-    tus(new URL("/internal/tus/", stack.servicesUrl).href, {
-      fileId: await fileRow(stack.databaseUrl, stack.cohortId),
-    });
-  await deleteFile(stack, (await measure("storage", runDepot, toStorage, depotPids)).fileId!);
+  await deleteUpload(stack, await measure("web", runDepot, async () => viaWeb, depotPids));
+  /** Storage's own tus route, with a new file row for every upload. */
+  const toStorage = (servicesUrl: string) => async () =>
+    tus(new URL("/internal/tus/", servicesUrl).href, { fileId: await fileRow(stack.databaseUrl, stack.cohortId) });
+  await deleteUpload(stack, await measure("storage", runDepot, toStorage(stack.servicesUrl), depotPids));
 
   // 2. Ceph RGW: @tus/s3-store, then Depot's storage service with an S3 disk on the same bucket.
   const rgw = await startRgw({ bucket: "depot-bench", memstoreBytes: 4 * GiB });
   onCleanup("RADOS Gateway", () => rgw.stop());
   const s3Pids = rgw.pids();
   const s3Store = await startBaseline("s3", JSON.stringify(rgw.disk({ prefix: "tus-s3-store/" })));
-  await measure("s3-store", runDepot, async () => tus(s3Store.url), {
-    baseline: s3Store.pid,
-    gateway: s3Pids.gateway,
-    osd: s3Pids.osd,
-  });
+  await measure("s3-store", runDepot, async () => tus(s3Store.url), { baseline: s3Store.pid, ...s3Pids });
   await s3Store.stop();
   const s3 = createS3Client(rgw.disk());
   onCleanup("S3 client", async () => s3.destroy());
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: rgw.bucket }));
   if (!listed.Contents?.some((object) => object.Size === BYTES))
     throw new Error("@tus/s3-store stored no 1 GiB object");
-  const s3Storage = await startStorage("storage service (s3 disk)", stack.databaseUrl, {
-    STORAGE_CONFIG: JSON.stringify({ disks: { workspace: rgw.disk() } }),
-    AUDIT_VERIFY_INTERVAL_MINUTES: "0",
-  });
+  const s3Storage = await startStorage(
+    workDir,
+    { STORAGE_CONFIG: JSON.stringify({ disks: { workspace: rgw.disk() } }), AUDIT_VERIFY_INTERVAL_MINUTES: "0" },
+    stack.databaseUrl,
+  );
   const runS3 = clientRunner({ BENCH_API_KEY: s3Storage.apiKey });
-  const toS3Storage = async () =>
-    tus(new URL("/internal/tus/", s3Storage.url).href, { fileId: await fileRow(stack.databaseUrl, stack.cohortId) });
-  await measure("s3-storage", runS3, toS3Storage, {
-    storage: s3Storage.pid,
-    gateway: s3Pids.gateway,
-    osd: s3Pids.osd,
-  });
+  await measure("s3-storage", runS3, toStorage(s3Storage.servicesUrl), { storage: s3Storage.pid(), ...s3Pids });
   await s3Storage.stop();
 
   // What the disk and the hash add: an fsync after every 8 MiB (Depot answers a PATCH once its bytes are durable;
@@ -190,36 +165,30 @@ async function main(): Promise<void> {
   console.log(`disk and hash: ${JSON.stringify(disk)}`);
   const rate = (name: string) => mbPerSecond(BYTES, runs[name]!.ms);
   const lastPatch = (name: string) => runs[name]!.lastPatchMs / 1000;
-  const fileStoreBaseline: [string, number] = ["@tus/server + @tus/file-store", rate("file-store")];
+  const vsFileStore = ["@tus/server + @tus/file-store", rate("file-store")] as [string, number];
+  const fileStorePatch = ["@tus/file-store's last PATCH", lastPatch("file-store")] as [string, number];
   await writeResult(
     "tus",
     [
-      figure("tus.web", "1 GiB tus through the web", "MB/s", rate("web"), fileStoreBaseline, "ratio >= 0.9"),
-      figure("tus.storage", "1 GiB tus straight to storage", "MB/s", rate("storage"), fileStoreBaseline, "ratio >= 1"),
-      figure(
-        "tus.web.last_patch",
-        "last PATCH of the 1 GiB upload through the web",
-        "s",
-        lastPatch("web"),
-        ["@tus/file-store's last PATCH", lastPatch("file-store")],
-        "value <= 0.5",
-      ),
-      figure("tus.storage.last_patch", "last PATCH straight to storage", "s", lastPatch("storage"), [
-        "@tus/file-store's last PATCH",
-        lastPatch("file-store"),
-      ]),
-      figure(
-        "tus.s3",
-        "1 GiB tus straight to storage, S3 disk on RGW",
-        "MB/s",
-        rate("s3-storage"),
-        ["@tus/server + @tus/s3-store, same bucket", rate("s3-store")],
-        "ratio >= 0.9",
-      ),
-      figure("tus.s3.last_patch", "last PATCH on the S3 disk", "s", lastPatch("s3-storage"), [
-        "@tus/s3-store's last PATCH",
-        lastPatch("s3-store"),
-      ]),
+      figure("tus.web", "1 GiB tus through the web", "MB/s", rate("web"), { vs: vsFileStore, goal: "ratio >= 0.9" }),
+      figure("tus.storage", "1 GiB tus straight to storage", "MB/s", rate("storage"), {
+        vs: vsFileStore,
+        goal: "ratio >= 1",
+      }),
+      figure("tus.web.last_patch", "last PATCH of the 1 GiB upload through the web", "s", lastPatch("web"), {
+        vs: fileStorePatch,
+        goal: "value <= 0.5",
+      }),
+      figure("tus.storage.last_patch", "last PATCH straight to storage", "s", lastPatch("storage"), {
+        vs: fileStorePatch,
+      }),
+      figure("tus.s3", "1 GiB tus straight to storage, S3 disk on RGW", "MB/s", rate("s3-storage"), {
+        vs: ["@tus/server + @tus/s3-store, same bucket", rate("s3-store")],
+        goal: "ratio >= 0.9",
+      }),
+      figure("tus.s3.last_patch", "last PATCH on the S3 disk", "s", lastPatch("s3-storage"), {
+        vs: ["@tus/s3-store's last PATCH", lastPatch("s3-store")],
+      }),
     ],
     { bytes: BYTES, chunkBytes: CHUNK_BYTES, runs, diskAndHash: disk },
   );

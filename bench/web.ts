@@ -1,28 +1,26 @@
 /**
  * `pnpm bench:web`: what the web hop costs, in one run: 1 GiB straight to the storage service and the same through
  * the web's multipart route, with the CPU seconds of both servers; the web process's peak RSS for a 256 MiB and a
- * 2 GiB upload (a fresh web process each). Every upload comes from a separate client process and counts only if the server reports the sha256 of the bytes sent. Writes
- * bench/results/web.json. Uses DATABASE_URL's server when set, otherwise a throwaway embedded PostgreSQL; everything
- * it starts or writes goes away at the end, on failure and on Ctrl-C too.
+ * 2 GiB upload (a fresh web process each). Every upload comes from a separate client process and counts only if the
+ * server reports the sha256 of the bytes sent. Writes bench/results/web.json. Uses DATABASE_URL's server when set,
+ * otherwise a throwaway embedded PostgreSQL; everything it starts or writes goes away at the end, on failure and on
+ * Ctrl-C too.
  */
 import type { ClientJob } from "./client";
 import {
-  checkStored,
   clientRunner,
   figure,
   GiB,
   MB,
   MiB,
-  mbPerSecond,
-  report,
+  measureUpload,
   runBenchmark,
   serverRss,
   sizeLabel,
-  withCpu,
   workFolder,
   writeResult,
 } from "./lib";
-import { deleteFile, deleteObject, startDepot } from "./stack";
+import { deleteUpload, startDepot } from "./stack";
 
 const UPLOAD_BYTES = GiB;
 const RSS_SIZES = [256 * MiB, 2 * GiB] as const;
@@ -31,15 +29,12 @@ async function main(): Promise<void> {
   const stack = await startDepot(await workFolder("depot-bench-web-"));
   const run = clientRunner({ BENCH_API_KEY: stack.apiKey, BENCH_COOKIE: stack.cookie });
   const web = { route: "web", webUrl: stack.webUrl, cohortId: stack.cohortId } as const;
-  const servers = () => ({ web: stack.webPid(), storage: stack.storagePid() });
-  /** One upload, checked, with both servers' CPU seconds; the file goes away afterwards. */
+  /** One upload with both servers' CPU seconds; the file goes away afterwards. */
   const upload = async (label: string, job: ClientJob) => {
-    const { result, cpu } = await withCpu(servers(), () => run(label, job));
-    const done = checkStored(label, result);
-    if (done.fileId) await deleteFile(stack, done.fileId);
-    else if (job.target.route === "direct") await deleteObject(stack, job.target.key);
-    report(label, job.bytes, done.ms, `CPU: web ${cpu.web?.toFixed(1)} s, storage ${cpu.storage?.toFixed(1)} s`);
-    return { rate: mbPerSecond(job.bytes, done.ms), ms: done.ms, cpu };
+    const measured = await measureUpload(run, label, job, { web: stack.webPid(), storage: stack.storagePid() });
+    const key = job.target.route === "direct" ? job.target.key : undefined;
+    await deleteUpload(stack, { fileId: measured.upload.fileId, key });
+    return measured;
   };
 
   // Next.js loads a route's code on its first request: warm it up so no measurement pays for that.
@@ -60,14 +55,12 @@ async function main(): Promise<void> {
   await writeResult(
     "web",
     [
-      figure("web.upload", "1 GiB through the web, multipart", "MB/s", viaWeb.rate, [
-        "the same straight to storage",
-        direct.rate,
-      ]),
-      figure("web.rss", "web peak RSS, 2 GiB upload, fresh process", "MB", peakRss[1]! / MB, [
-        "the same for one 256 MiB upload",
-        peakRss[0]! / MB,
-      ]),
+      figure("web.upload", "1 GiB through the web, multipart", "MB/s", viaWeb.rate, {
+        vs: ["the same straight to storage", direct.rate],
+      }),
+      figure("web.rss", "web peak RSS, 2 GiB upload, fresh process", "MB", peakRss[1]! / MB, {
+        vs: ["the same for one 256 MiB upload", peakRss[0]! / MB],
+      }),
     ],
     {
       cpuSecondsPerUpload: { direct: direct.cpu, web: viaWeb.cpu },

@@ -4,8 +4,8 @@
  * BENCH_API_KEY and the session cookie in BENCH_COOKIE. Prints one line of JSON: a ClientResult.
  *
  * The payload is bench/payload.ts's; the digest of every size is computed before the clock starts, and an upload
- * counts only if the server reports that digest. Every upload is written piece by piece with backpressure on a
- * keep-alive agent, as Depot's routes (and @tus/server) expect it.
+ * counts only if the server reports that digest. Bodies are written piece by piece with backpressure on a keep-alive
+ * agent, as Depot's routes (and @tus/server) expect them.
  */
 import { once } from "node:events";
 import { Agent, type IncomingHttpHeaders, type IncomingMessage, request } from "node:http";
@@ -56,20 +56,22 @@ export interface ClientResult {
   uploads: UploadResult[];
 }
 
-interface Exchange {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+const job = JSON.parse(process.argv[2] ?? "") as ClientJob;
+const apiKey = process.env.BENCH_API_KEY ?? "";
+const cookie = process.env.BENCH_COOKIE ?? "";
+const count = job.mix ? Number.POSITIVE_INFINITY : (job.count ?? 1);
+const concurrency = Math.min(job.concurrency ?? 1, count);
+const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+
+type Answer = { status: number; headers: IncomingHttpHeaders; body: string };
 
 /** One request whose body is `pieces`, written with backpressure. */
 async function exchange(
-  agent: Agent,
   url: URL,
   method: string,
   headers: Record<string, string>,
   pieces: Iterable<Buffer>,
-): Promise<Exchange> {
+): Promise<Answer> {
   const req = request(url, { method, headers, agent });
   const responded = new Promise<IncomingMessage>((resolve, reject) => {
     req.once("response", resolve);
@@ -93,7 +95,7 @@ async function exchange(
 }
 
 /** A refused request as an outcome: its status and the server's error code. */
-function refused(answer: Exchange, fileId?: string): UploadOutcome {
+function refused(answer: Answer, fileId?: string): UploadOutcome {
   let error = "unknown";
   try {
     const code = (JSON.parse(answer.body) as { error?: { code?: unknown } }).error?.code;
@@ -104,28 +106,22 @@ function refused(answer: Exchange, fileId?: string): UploadOutcome {
   return { status: answer.status, sha256: null, fileId, error };
 }
 
+const octets = (bytes: number, contentType = "application/octet-stream") => ({
+  "content-type": contentType,
+  "content-length": String(bytes),
+});
+
 /** Straight to the storage service: `POST /internal/storage/upload?disk=workspace&key=…` with the API key. */
-async function directUpload(agent: Agent, servicesUrl: string, apiKey: string, key: string, content: Content) {
+async function directUpload(servicesUrl: string, key: string, content: Content): Promise<UploadOutcome> {
   const url = new URL(`/internal/storage/upload?${new URLSearchParams({ disk: "workspace", key })}`, servicesUrl);
-  const headers = {
-    "x-api-key": apiKey,
-    "content-type": "application/octet-stream",
-    "content-length": String(content.bytes),
-  };
-  const answer = await exchange(agent, url, "POST", headers, content.pieces(0, content.bytes));
+  const headers = { "x-api-key": apiKey, ...octets(content.bytes) };
+  const answer = await exchange(url, "POST", headers, content.pieces(0, content.bytes));
   if (answer.status !== 201) return refused(answer);
   return { status: answer.status, sha256: (JSON.parse(answer.body) as { sha256: string }).sha256 };
 }
 
 /** Through the web: multipart `POST /api/uploads` with cohortId and kind first, then the file part. */
-async function webUpload(
-  agent: Agent,
-  webUrl: string,
-  cookie: string,
-  cohortId: string,
-  index: number,
-  content: Content,
-) {
+async function webUpload(webUrl: string, cohortId: string, index: number, content: Content): Promise<UploadOutcome> {
   const boundary = `----depotbench${Math.random().toString(16).slice(2)}`;
   const field = (name: string, value: string) =>
     `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
@@ -134,98 +130,59 @@ async function webUpload(
       `Content-Disposition: form-data; name="file"; filename="bench-${index}.csv"\r\nContent-Type: text/csv\r\n\r\n`,
   );
   const epilogue = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const headers = {
-    cookie,
-    "content-type": `multipart/form-data; boundary=${boundary}`,
-    "content-length": String(preamble.length + content.bytes + epilogue.length),
-  };
+  const type = `multipart/form-data; boundary=${boundary}`;
+  const headers = { cookie, ...octets(preamble.length + content.bytes + epilogue.length, type) };
   const body = [preamble, ...content.pieces(0, content.bytes), epilogue];
-  const answer = await exchange(agent, new URL("/api/uploads", webUrl), "POST", headers, body);
+  const answer = await exchange(new URL("/api/uploads", webUrl), "POST", headers, body);
   if (answer.status !== 201) return refused(answer);
   const stored = JSON.parse(answer.body) as { id: string; sha256: string };
   return { status: answer.status, sha256: stored.sha256, fileId: stored.id };
 }
 
 /**
- * tus 1.0: POST creation at `createUrl`, then sequential PATCHes of `chunkBytes`; Depot answers the final PATCH with
+ * tus 1.0: POST creation, then sequential PATCHes of `chunkBytes`; Depot answers the final PATCH with
  * X-Depot-Sha256.
  */
-async function tusUpload(
-  agent: Agent,
-  o: {
-    createUrl: string;
-    headers: Record<string, string>;
-    metadata?: Record<string, string>;
-    /** Headers for the creation request only. */
-    createHeaders?: Record<string, string>;
-    chunkBytes: number;
-  },
-  content: Content,
-): Promise<UploadOutcome> {
-  const tus = { ...o.headers, "tus-resumable": "1.0.0" };
-  const metadata = Object.entries(o.metadata ?? {})
-    .map(([name, value]) => `${name} ${Buffer.from(value, "utf8").toString("base64")}`)
-    .join(",");
-  const createHeaders = {
-    ...tus,
-    "upload-length": String(content.bytes),
-    ...(metadata ? { "upload-metadata": metadata } : {}),
-    ...o.createHeaders,
-    "content-length": "0",
-  };
-  const created = await exchange(agent, new URL(o.createUrl), "POST", createHeaders, []);
+async function tusUpload(target: Target & { route: "tus" }, content: Content): Promise<UploadOutcome> {
+  const { url, chunkBytes, cohortId, fileId: rowId } = target;
+  // Through the web as the signed-in user; to storage's own route with the API key and the file row's id as a
+  // header; to a baseline as anyone.
+  const tus = { "tus-resumable": "1.0.0", ...(cohortId ? { cookie } : rowId ? { "x-api-key": apiKey } : {}) };
+  const metadata = { ...(cohortId ? { cohortId, kind: "submission" } : {}), filename: "bench.csv" };
+  const encoded = Object.entries(metadata).map(([name, value]) => `${name} ${Buffer.from(value).toString("base64")}`);
+  const creation: Record<string, string> = rowId
+    ? { "x-depot-file-id": rowId }
+    : { "upload-metadata": encoded.join(",") };
+  const createHeaders = { ...tus, "upload-length": String(content.bytes), ...creation, "content-length": "0" };
+  const created = await exchange(new URL(url), "POST", createHeaders, []);
   if (created.status !== 201 || typeof created.headers.location !== "string") return refused(created);
-  const location = new URL(created.headers.location, o.createUrl);
+  const location = new URL(created.headers.location, url);
   const fileId = created.headers["x-depot-file-id"]?.toString();
-  let last: Exchange | undefined;
+  let last: Answer | undefined;
   let lastStartedAt = 0;
-  for (let offset = 0; offset < content.bytes; ) {
-    const length = Math.min(o.chunkBytes, content.bytes - offset);
+  for (let offset = 0; offset < content.bytes; offset += chunkBytes) {
+    const length = Math.min(chunkBytes, content.bytes - offset);
     lastStartedAt = performance.now();
-    const headers = {
-      ...tus,
-      "upload-offset": String(offset),
-      "content-type": "application/offset+octet-stream",
-      "content-length": String(length),
-    };
-    last = await exchange(agent, location, "PATCH", headers, content.pieces(offset, length));
+    const headers = { ...tus, "upload-offset": String(offset), ...octets(length, "application/offset+octet-stream") };
+    last = await exchange(location, "PATCH", headers, content.pieces(offset, length));
     if (last.status !== 204) return refused(last, fileId);
-    offset += length;
   }
   const sha256 = last?.headers["x-depot-sha256"];
-  return {
-    status: last?.status ?? 0,
-    sha256: typeof sha256 === "string" ? sha256 : null,
-    fileId,
-    finalRequestMs: performance.now() - lastStartedAt,
-  };
+  const finalRequestMs = performance.now() - lastStartedAt;
+  return { status: last?.status ?? 0, sha256: typeof sha256 === "string" ? sha256 : null, fileId, finalRequestMs };
 }
 
-async function main(job: ClientJob): Promise<ClientResult> {
-  const apiKey = process.env.BENCH_API_KEY ?? "";
-  const cookie = process.env.BENCH_COOKIE ?? "";
+async function main(): Promise<ClientResult> {
   const { target, mix } = job;
-  const count = mix ? Number.POSITIVE_INFINITY : (job.count ?? 1);
-  const concurrency = Math.min(job.concurrency ?? 1, count);
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const chunk = payloadChunk();
   const sizes = new Set(mix?.sizes ?? [job.bytes]);
   const contents = new Map([...sizes].map((bytes) => [bytes, payloadContent(bytes, chunk, mix?.offset ?? 0)]));
-
-  const upload = (content: Content, index: number): Promise<UploadOutcome> => {
-    if (target.route === "direct") {
-      const key = count > 1 ? `${target.key}-${index}` : target.key;
-      return directUpload(agent, target.servicesUrl, apiKey, key, content);
-    }
-    if (target.route === "web") return webUpload(agent, target.webUrl, cookie, target.cohortId, index, content);
-    const { url, chunkBytes, cohortId, fileId } = target;
-    const options: { headers: Record<string, string>; [other: string]: Record<string, string> } = cohortId
-      ? { headers: { cookie }, metadata: { cohortId, kind: "submission", filename: "bench.csv" } }
-      : fileId // storage's own tus route takes the file row's id as a header, not as metadata
-        ? { headers: { "x-api-key": apiKey }, createHeaders: { "x-depot-file-id": fileId } }
-        : { headers: {}, metadata: { filename: "bench.csv" } };
-    return tusUpload(agent, { createUrl: url, chunkBytes, ...options }, content);
-  };
+  const upload = (content: Content, index: number): Promise<UploadOutcome> =>
+    target.route === "direct"
+      ? directUpload(target.servicesUrl, count > 1 ? `${target.key}-${index}` : target.key, content)
+      : target.route === "web"
+        ? webUpload(target.webUrl, target.cohortId, index, content)
+        : tusUpload(target, content);
 
   const uploads: UploadResult[] = [];
   let next = 0;
@@ -253,8 +210,8 @@ async function main(job: ClientJob): Promise<ClientResult> {
   return result;
 }
 
-// The job comes as JSON in the first argument; a failure prints the error's name, code and message only.
-main(JSON.parse(process.argv[2] ?? "") as ClientJob).then(
+// A failure prints the error's name, code and message only.
+main().then(
   (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
   (error: { name?: string; code?: string; message?: string }) => {
     process.stderr.write(

@@ -248,14 +248,11 @@ async function measureExport(stack: DepotStack) {
   await timedGet(stack, "/api/audit?pageSize=1", stack.cookie);
   const before = await serverRss(stack.webPid(), "VmRSS");
   let peak = before;
-  const sampler = setInterval(() => {
-    void serverRss(stack.webPid(), "VmRSS").then(
-      (rss) => {
-        peak = Math.max(peak, rss);
-      },
-      () => {},
-    );
-  }, 100);
+  const sample = async () => {
+    const rss = await serverRss(stack.webPid(), "VmRSS").catch(() => 0);
+    peak = Math.max(peak, rss);
+  };
+  const sampler = setInterval(() => void sample(), 100);
   const t = performance.now();
   let bytes = 0;
   let lines = 0;

@@ -1,7 +1,6 @@
 /**
- * What the Depot benchmarks share: cleanup that runs on every exit path, their own child processes (upload clients,
- * @tus/server baselines, CLIs; the servers come from scripts/stack.ts), /proc measurements, options, progress lines
- * and the result file every benchmark writes.
+ * What the Depot benchmarks share besides the servers (bench/stack.ts): cleanup on every exit path, their own child
+ * processes (upload clients, @tus/server baselines, CLIs), /proc measurements, and the result file.
  */
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
@@ -24,14 +23,14 @@ const cleanups: { label: string; release: () => Promise<unknown> | undefined }[]
 export const onCleanup = (label: string, release: () => Promise<unknown> | undefined) =>
   cleanups.push({ label, release });
 
-/** Synchronous last resorts, should the process exit while cleanup is still under way. */
+/** Synchronous last resorts, should the process exit while cleanup is still under way; best effort only. */
 const onExitReleases: (() => void)[] = [];
 process.once("exit", () => {
   for (const release of onExitReleases.reverse()) {
     try {
       release();
     } catch {
-      // Best effort only: the process is going away either way.
+      // The process is going away either way.
     }
   }
 });
@@ -62,11 +61,10 @@ export function runBenchmark(name: string, main: () => Promise<void>): void {
   }
   main().then(
     () => cleanUp().finally(() => process.exit(0)),
-    async (error: unknown) => {
+    (error: unknown) => {
       if (interrupted) return;
       console.error(`${name} failed: ${describe(error)}`);
-      await cleanUp();
-      process.exit(1);
+      return cleanUp().finally(() => process.exit(1));
     },
   );
 }
@@ -90,13 +88,14 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 
 /**
  * A TypeScript entry point as its own Node process (`node --import tsx`, so the pid is the measured process itself),
- * stopped at cleanup. Its output is always drained, so a chatty child never blocks on a full pipe.
+ * stopped at cleanup or after `timeoutMs`. Its output is always drained, so a chatty child never blocks on a full
+ * pipe. `closed` settles with its exit code, else why it ended.
  */
 export function startChild(
   label: string,
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { cwd?: string; stdin?: "pipe"; stdout?: "inherit"; stopWaitMs?: number } = {},
+  options: { cwd?: string; stdin?: "pipe"; stdout?: "inherit"; stopWaitMs?: number; timeoutMs?: number } = {},
 ) {
   // Cleanup may already be under way: a process started now would outlive it.
   if (interrupted) throw new Error(`interrupted before ${label} started`);
@@ -105,18 +104,24 @@ export function startChild(
     env,
     stdio: [options.stdin ?? "ignore", options.stdout ?? "pipe", "pipe"],
   });
-  let stdout = "";
-  let stderrTail = "";
+  let [stdout, stderrTail] = ["", ""];
   child.stdout?.on("data", (data: Buffer) => {
     stdout += data.toString("utf8");
   });
   child.stderr?.on("data", (data: Buffer) => {
     stderrTail = (stderrTail + data.toString("utf8")).slice(-4000);
   });
+  let timedOut: string | undefined;
+  const timeout = options.timeoutMs
+    ? setTimeout(() => {
+        timedOut = `no end within ${options.timeoutMs! / 1000} s`;
+        void stop();
+      }, options.timeoutMs)
+    : undefined;
   const closed = new Promise<number | string>((settle) => {
-    child.once("close", (code, signal) => settle(code ?? signal ?? "unknown"));
+    child.once("close", (code, signal) => settle(timedOut ?? code ?? signal ?? "unknown"));
     child.once("error", (error) => settle(`spawn failed: ${error.message}`));
-  });
+  }).finally(() => clearTimeout(timeout));
   const alive = () => child.exitCode === null && child.signalCode === null;
   const stop = async () => {
     if (!alive()) return;
@@ -132,18 +137,6 @@ export function startChild(
   return { process: child, pid: child.pid, closed, stdout: () => stdout, outputTail, stop };
 }
 
-/** The child's exit code, or an error once it has run `timeoutMs`; it is stopped either way. */
-export async function finished(child: ReturnType<typeof startChild>, timeoutMs: number, what: string) {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${timeoutMs / 1000} s`)), timeoutMs);
-  });
-  return Promise.race([child.closed, timeout]).finally(() => {
-    clearTimeout(timer);
-    return child.stop();
-  });
-}
-
 /**
  * Runs a TypeScript entry point to its end; returns its exit code and the JSON it printed (from its first "{").
  * Secrets travel in the environment only.
@@ -156,8 +149,8 @@ export async function runJson<R>(
   cwd?: string,
 ) {
   const startedAt = performance.now();
-  const child = startChild(label, args, childEnv(env), { cwd });
-  const code = await finished(child, timeoutMs, label);
+  const child = startChild(label, args, childEnv(env), { cwd, timeoutMs });
+  const code = await child.closed;
   const ms = performance.now() - startedAt;
   const start = child.stdout().indexOf("{");
   if (start < 0) throw new Error(`${label} printed no JSON (exit ${code}): ${child.outputTail()}`);
@@ -176,7 +169,7 @@ export const clientRunner =
       env,
       timeoutMs,
     );
-    if (run.code !== 0) throw new Error(`the upload client (${label}) exited with ${run.code}`);
+    if (run.code !== 0) throw new Error(`the upload client (${label}) ended: ${run.code}`);
     return run.json;
   };
 
@@ -204,10 +197,9 @@ export async function measureUpload(
 ) {
   const { result, cpu } = await withCpu(pids, () => run(label, job));
   const upload = checkStored(label, result, reportsDigest);
-  const cpuText = Object.entries(cpu).map(([name, seconds]) => `${name} ${seconds.toFixed(1)} s`);
-  const lastPatch =
-    upload.finalRequestMs === undefined ? "" : `last PATCH ${(upload.finalRequestMs / 1000).toFixed(2)} s; `;
-  const rate = report(label, job.bytes, upload.ms, `${lastPatch}CPU ${cpuText.join(", ")}`);
+  const cpuText = Object.entries(cpu).map(([name, seconds]) => `${name} CPU ${seconds.toFixed(1)} s`);
+  if (upload.finalRequestMs !== undefined) cpuText.unshift(`last PATCH ${(upload.finalRequestMs / 1000).toFixed(2)} s`);
+  const rate = report(label, job.bytes, upload.ms, cpuText.join(", "));
   return { upload, cpu, ms: upload.ms, rate };
 }
 
@@ -222,12 +214,9 @@ async function statusField(pid: number, field: "VmHWM" | "VmRSS"): Promise<numbe
 
 /** A server's peak resident set so far (VmHWM) or now (VmRSS), with its child processes' (Next.js may start some). */
 export async function serverRss(pid: number, field: "VmHWM" | "VmRSS" = "VmHWM"): Promise<number> {
-  const children = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
-  const sizes = children
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((child) => statusField(Number(child), field).catch(() => 0));
-  return (await statusField(pid, field)) + (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
+  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "")).match(/\d+/g);
+  const sizes = await Promise.all((children ?? []).map((child) => statusField(Number(child), field).catch(() => 0)));
+  return (await statusField(pid, field)) + sizes.reduce((a, b) => a + b, 0);
 }
 
 /** CPU time (user + system) the process has used so far, in seconds; clock ticks are 100 Hz on Linux. */
@@ -352,18 +341,12 @@ export async function writeResult(
 ): Promise<void> {
   const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
   const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown";
+  const machine = { cpu, cores: cpus().length, memoryBytes: totalmem(), node: process.version };
   const result: BenchResult = {
     benchmark,
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
-    machine: {
-      cpu,
-      cores: cpus().length,
-      memoryBytes: totalmem(),
-      node: process.version,
-      load: loadAtStart,
-      loadAtEnd: loadavg(),
-    },
+    machine: { ...machine, load: loadAtStart, loadAtEnd: loadavg() },
     ...(options ? { options } : {}),
     figures,
     details,

@@ -1,7 +1,7 @@
 import { createCipheriv, createHash } from "node:crypto";
 import { open, rm } from "node:fs/promises";
 
-export const PAYLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
+const PAYLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
 
 /**
  * 8 MiB of incompressible pseudo-random bytes, the same in every process: an AES-CTR keystream under a fixed key.
@@ -14,7 +14,7 @@ export function payloadChunk(): Buffer {
 }
 
 /** Bytes [start, start + length) of the payload, which is the chunk repeated without end. */
-export function* payloadPieces(length: number, chunk: Buffer = payloadChunk(), start = 0): Generator<Buffer> {
+export function* payloadPieces(length: number, chunk: Buffer, start = 0): Generator<Buffer> {
   const end = start + length;
   for (let position = start; position < end; ) {
     const within = position % chunk.length;
@@ -24,20 +24,18 @@ export function* payloadPieces(length: number, chunk: Buffer = payloadChunk(), s
   }
 }
 
-/** The bytes of one upload: `piece(start, length)` yields bytes [start, start + length) of it. */
-export interface Content {
-  bytes: number;
-  sha256: string;
-  pieces(start: number, length: number): Iterable<Buffer>;
-}
-
-/** The payload (an 8 MiB pseudo-random chunk repeated) from `offset` on; its digest is computed once, up front. */
-export function payloadContent(bytes: number, chunk: Buffer, offset = 0): Content {
+/**
+ * The bytes of one upload, the payload from `offset` on: `pieces(start, length)` yields bytes [start, start + length)
+ * of it. Its digest is computed once, up front.
+ */
+export function payloadContent(bytes: number, chunk: Buffer, offset = 0) {
   const hash = createHash("sha256");
   for (const piece of payloadPieces(bytes, chunk, offset)) hash.update(piece);
-  const sha256 = hash.digest("hex");
-  return { bytes, sha256, pieces: (start, length) => payloadPieces(length, chunk, offset + start) };
+  const pieces = (start: number, length: number) => payloadPieces(length, chunk, offset + start);
+  return { bytes, sha256: hash.digest("hex"), pieces };
 }
+
+export type Content = ReturnType<typeof payloadContent>;
 
 /**
  * This machine's own limits for `bytes` of the payload in 8 MiB pieces: writing them to `path` with an fsync never,

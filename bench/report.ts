@@ -6,7 +6,7 @@
  */
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type BenchResult, type Figure, finished, GiB, RESULTS_DIR, runBenchmark, startChild } from "./lib";
+import { type BenchResult, type Figure, GiB, RESULTS_DIR, runBenchmark, startChild } from "./lib";
 
 const BENCHMARKS = ["storage", "web", "tus", "load"];
 const BENCH_TIMEOUT_MS = 45 * 60_000;
@@ -15,9 +15,13 @@ const BENCH_TIMEOUT_MS = 45 * 60_000;
 async function runScript(name: string, args: string[]): Promise<void> {
   console.log(`\n=== bench/${name}.ts ${args.join(" ")}`);
   const script = `bench/${name}.ts`;
-  const child = startChild(script, [script, ...args], process.env, { stdout: "inherit", stopWaitMs: 90_000 });
-  const outcome = await finished(child, BENCH_TIMEOUT_MS, name);
-  if (outcome !== 0) throw new Error(`${script} exited with ${outcome}: ${child.outputTail()}`);
+  const child = startChild(script, [script, ...args], process.env, {
+    stdout: "inherit",
+    stopWaitMs: 90_000,
+    timeoutMs: BENCH_TIMEOUT_MS,
+  });
+  const outcome = await child.closed;
+  if (outcome !== 0) throw new Error(`${script} ended: ${outcome}: ${child.outputTail()}`);
 }
 
 /** A benchmark's figures as a Markdown table. */

@@ -20,7 +20,7 @@ const BUILD_SKIPPED = new Set(["cache", "trace", "trace-build", "diagnostics", "
  * running benchmark. The copy uses the work tree's node_modules; the build's own links into node_modules are
  * made absolute so they still resolve from the copy.
  */
-export async function snapshotWebApp(workDir: string): Promise<string> {
+async function snapshotWebApp(workDir: string): Promise<string> {
   const target = join(workDir, "web");
   const buildId = () => readFile(join(WEB_APP, ".next/BUILD_ID"), "utf8").catch(() => null);
   for (let attempt = 1; ; attempt++) {
@@ -33,10 +33,9 @@ export async function snapshotWebApp(workDir: string): Promise<string> {
         recursive: true,
         verbatimSymlinks: true,
         filter: (source) => !BUILD_SKIPPED.has(source.slice(join(WEB_APP, ".next").length + 1)),
-      }).then(
-        () => true,
-        () => false,
-      );
+      })
+        .then(() => true)
+        .catch(() => false);
       // The copy is good only if no rebuild started or finished meanwhile.
       if (copied && (await buildId()) === before) {
         await absoluteLinks(join(WEB_APP, ".next/node_modules"), join(target, ".next/node_modules"));

@@ -59,31 +59,23 @@ async function s3Pair(workDir: string) {
     const key = `bench/direct-${round}`;
     const direct = await withCpu({ bench: process.pid, gateway, osd }, async () => {
       const startedAt = performance.now();
-      const Body = Readable.from(payloadPieces(UPLOAD_BYTES, chunk));
-      const upload = new Upload({
-        client: s3,
-        params: { Bucket: rgw.bucket, Key: key, Body },
-        partSize: S3_UPLOAD_PART_BYTES,
-        queueSize: S3_UPLOAD_QUEUE_SIZE,
-      });
-      await upload.done();
+      const params = { Bucket: rgw.bucket, Key: key, Body: Readable.from(payloadPieces(UPLOAD_BYTES, chunk)) };
+      await new Upload({ client: s3, params, partSize: S3_UPLOAD_PART_BYTES, queueSize: S3_UPLOAD_QUEUE_SIZE }).done();
       return performance.now() - startedAt;
     });
     const head = await s3.send(new HeadObjectCommand({ Bucket: rgw.bucket, Key: key }));
     if (head.ContentLength !== UPLOAD_BYTES) throw new Error(`S3 stored ${head.ContentLength} bytes`);
     await s3.send(new DeleteObjectCommand({ Bucket: rgw.bucket, Key: key }));
     report(`S3 round ${round + 1}, direct`, UPLOAD_BYTES, direct.result);
-    const target = { route: "direct", servicesUrl: storage.servicesUrl, key: `bench/s3-${round}` } as const;
+    const job = { target: { route: "direct", servicesUrl: storage.servicesUrl, key: `bench/s3-${round}` } } as const;
+    const pids = { service: storage.pid(), gateway, osd };
     const viaService = await measureUpload(
       run,
       `S3 round ${round + 1}, via the service`,
-      {
-        target,
-        bytes: UPLOAD_BYTES,
-      },
-      { service: storage.pid(), gateway, osd },
+      { ...job, bytes: UPLOAD_BYTES },
+      pids,
     );
-    await s3.send(new DeleteObjectCommand({ Bucket: rgw.bucket, Key: `${disk.prefix}${target.key}` }));
+    await s3.send(new DeleteObjectCommand({ Bucket: rgw.bucket, Key: `${disk.prefix}${job.target.key}` }));
     ms.direct.push(direct.result);
     ms.service.push(viaService.ms);
     add(cpu.direct, direct.cpu);

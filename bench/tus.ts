@@ -65,19 +65,13 @@ async function fileRow(databaseUrl: string, cohortId: string): Promise<string> {
   return id;
 }
 
+/** A 1 GiB upload, with the CPU seconds of each process on its path. */
+type Run = { ms: number; lastPatchMs: number; cpu: Record<string, number>; fileId?: string; expectedSha256: string };
+
 async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest("hex");
-}
-
-interface Run {
-  ms: number;
-  lastPatchMs: number;
-  /** CPU seconds of each process on the path during the upload. */
-  cpu: Record<string, number>;
-  fileId?: string;
-  expectedSha256: string;
 }
 
 async function main(): Promise<void> {

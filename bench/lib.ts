@@ -11,10 +11,7 @@ import { parseArgs } from "node:util";
 import { repoRoot } from "../scripts/stack";
 import type { ClientJob, ClientResult, UploadResult } from "./client";
 
-export const KiB = 1024;
-export const MiB = 1024 ** 2;
-export const GiB = 1024 ** 3;
-export const MB = 1e6;
+export const [KiB, MiB, GiB, MB] = [1024, 1024 ** 2, 1024 ** 3, 1e6];
 
 // Cleanup: every resource registers its release as soon as it exists; releases run in reverse order exactly once.
 
@@ -260,10 +257,8 @@ export const sizeLabel = (bytes: number) =>
 
 /** A progress line on the console; the figures themselves go to the result file. Returns the rate in MB/s. */
 export function report(step: string, bytes: number, ms: number, extra = ""): number {
-  const rate = mbPerSecond(bytes, ms);
-  console.log(
-    `${step.padEnd(52)} ${(ms / 1000).toFixed(2).padStart(7)} s ${rate.toFixed(0).padStart(5)} MB/s  ${extra}`,
-  );
+  const [rate, seconds] = [mbPerSecond(bytes, ms), (ms / 1000).toFixed(2)];
+  console.log(`${step.padEnd(52)} ${seconds.padStart(7)} s ${rate.toFixed(0).padStart(5)} MB/s  ${extra}`);
   return rate;
 }
 
@@ -281,16 +276,17 @@ export function numericOptions<T extends Record<string, number>>(defaults: T, us
 
 export const RESULTS_DIR = process.env.BENCH_RESULTS_DIR ?? join(repoRoot, "bench/results");
 
-/** One figure: Depot's value, and where there is one, a baseline measured in the same run and the ratio. */
+/**
+ * One figure: Depot's value; where there is one, a baseline measured in the same run and value / baseline.value;
+ * where an issue set one, the goal on the ratio or on the value (e.g. "ratio >= 0.9") and whether this run met it.
+ */
 export interface Figure {
   id: string;
   figure: string;
   unit: string;
   value: number | null;
   baseline?: { label: string; value: number };
-  /** value / baseline.value */
   ratio?: number;
-  /** The issue's goal, on the ratio or on the value (e.g. "ratio >= 0.9"), and whether this run met it. */
   goal?: string;
   met?: boolean;
 }
@@ -319,14 +315,9 @@ export function figure(
   const [on, op, target] = goal?.split(" ") ?? [];
   const measured = on === "ratio" ? ratio : value;
   const met = measured != null && (op === ">=" ? measured >= Number(target) : measured <= Number(target));
-  return {
-    id,
-    figure: text,
-    unit,
-    value,
-    ...(vs ? { baseline: { label: vs[0], value: vs[1] }, ratio } : {}),
-    ...(goal ? { goal, met } : {}),
-  };
+  // Absent parts are undefined, which JSON leaves out.
+  const baseline = vs && { label: vs[0], value: vs[1] };
+  return { id, figure: text, unit, value, baseline, ratio, goal, met: goal ? met : undefined };
 }
 
 const startedAt = new Date();
@@ -347,7 +338,7 @@ export async function writeResult(
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
     machine: { ...machine, load: loadAtStart, loadAtEnd: loadavg() },
-    ...(options ? { options } : {}),
+    options,
     figures,
     details,
   };

@@ -71,12 +71,11 @@ function sequence(seed: number): number[] {
  */
 function sampleDatabase(databaseUrl: string) {
   const connection = createDb(databaseUrl, { max: 1 });
-  const closed = connection.close.bind(connection);
-  onCleanup("database sampler", closed);
+  onCleanup("database sampler", () => connection.close());
   const samples: Record<string, number>[] = [];
   let running = true;
   const loop = (async () => {
-    while (running) {
+    for (; running; await sleep(500)) {
       const [row] = await connection.sql<Record<string, number>[]>`
         select count(*) filter (where wait_event_type = 'Lock' and wait_event = 'advisory')::int as "lockWaits",
                count(*) filter (where state <> 'idle')::int as "active",
@@ -84,7 +83,6 @@ function sampleDatabase(databaseUrl: string) {
                count(*) filter (where wait_event in ('WALSync', 'WALWrite'))::int as "walWaits"
           from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`.catch(() => []);
       if (row) samples.push(row);
-      await sleep(500);
     }
   })();
   return async () => {

@@ -79,9 +79,8 @@ async function benchStack(workDir: string, name: string, options: Omit<StackOpti
 }
 
 /**
- * Depot: a fresh database, the storage service and a private copy of the built web app, a signed-in
- * administrator's session and a cohort. The web process can be replaced by a fresh one, so that its peak RSS belongs
- * to one measurement.
+ * Depot on a fresh database, with a private copy of the built web app, the administrator's session cookie and a
+ * cohort. The web process can be replaced by a fresh one, so that its peak RSS belongs to one measurement.
  */
 export async function startDepot(
   workDir: string,
@@ -101,7 +100,6 @@ export async function startDepot(
     ...stack,
     storageRoot: stack.storageRoot ?? "",
     cohortId: cohort.id,
-    /** `name=value` of the administrator's session cookie. */
     cookie: await signIn(stack.webUrl, ADMIN),
     storagePid: () => storage.pid() ?? 0,
     webPid: () => web.pid() ?? 0,
@@ -126,8 +124,7 @@ export async function startStorage(workDir: string, storageEnv: Record<string, s
   return { ...stack, service: stack.storage[0]!, pid: () => stack.storage[0]!.pid() ?? 0 };
 }
 
-/** Removes an upload, so the next measurement starts on free disk: a file through the web API (object and all), or
- * an object that was written straight to storage (no file row). */
+/** Removes an upload so that the next measurement starts on free disk: a file (object and all), or a bare object. */
 export async function deleteUpload(stack: DepotStack, upload: { fileId?: string; key?: string }): Promise<void> {
   const res = upload.fileId
     ? await fetch(`${stack.webUrl}/api/files/${upload.fileId}`, { method: "DELETE", headers: { cookie: stack.cookie } })

@@ -29,32 +29,24 @@ export interface ClientJob {
   mix?: { sizes: number[]; startAt: number; stopAt: number; budgetBytes: number; offset: number };
 }
 
-interface UploadOutcome {
+/**
+ * sha256 is what the server reported (null when it failed or reports none); error its error code, never its message;
+ * fileId the file's id, for deleting it afterwards; finalRequestMs the time of tus's last PATCH, which on Depot also
+ * completes the upload.
+ */
+type UploadOutcome = {
   status: number;
-  /** What the server reported for the whole upload; null when it failed or reports none. */
   sha256: string | null;
-  /** The server's error code on failure, never its message. */
   error?: string;
-  /** Web uploads: the file id, so the bench can delete the file afterwards. */
   fileId?: string;
-  /** tus: the last PATCH, which on Depot also completes the upload. */
   finalRequestMs?: number;
-}
+};
 
-export interface UploadResult extends UploadOutcome {
-  ms: number;
-  /** Epoch ms of the answer. */
-  endedAt: number;
-  bytes: number;
-  /** The digest of the bytes this client sent. */
-  expectedSha256: string;
-}
+/** One upload: its outcome, when it was answered (epoch ms) and the digest of the bytes sent. */
+export type UploadResult = UploadOutcome & { ms: number; endedAt: number; bytes: number; expectedSha256: string };
 
-export interface ClientResult {
-  /** From the first request to the last answer. */
-  wallMs: number;
-  uploads: UploadResult[];
-}
+/** wallMs: from the first request to the last answer. */
+export type ClientResult = { wallMs: number; uploads: UploadResult[] };
 
 const job = JSON.parse(process.argv[2] ?? "") as ClientJob;
 const apiKey = process.env.BENCH_API_KEY ?? "";

@@ -21,7 +21,6 @@ import {
   COUNT_CAP,
   cappedCountQuery,
   cohortMemberships,
-  createDb,
   ensureCohort,
   type FileFilters,
   fileConditions,
@@ -44,6 +43,7 @@ import {
   runJson,
   seededRandom,
   serverRss,
+  withDb,
   workFolder,
   writeResult,
 } from "./lib";
@@ -97,16 +97,6 @@ function auditRow(i: number, occurredAt: Date, { userIds, fileIds, fileCohort }:
     error: denied ? "forbidden" : null,
     metadata: denied ? { route: "download" } : { name: `file_${i}.csv`, kind: "submission" },
   };
-}
-
-/** `work` on a connection pool of `max` to `url`, closed afterwards. */
-async function withDb<T>(url: string, max: number, work: (conn: ReturnType<typeof createDb>) => Promise<T>) {
-  const conn = createDb(url, { max });
-  try {
-    return await work(conn);
-  } finally {
-    await conn.close();
-  }
 }
 
 const buildData = (stack: DepotStack) =>

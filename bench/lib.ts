@@ -8,10 +8,15 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { createDb } from "@depot/db";
 import { repoRoot } from "../scripts/stack";
 import type { ClientJob, ClientResult, UploadResult } from "./client";
 
 export const [KiB, MiB, GiB, MB] = [1024, 1024 ** 2, 1024 ** 3, 1e6];
+type Env = Record<string, string>;
+type Json = Record<string, unknown>;
+/** Processes by name, for CPU accounting (null: not measured). */
+export type Pids = Record<string, number | null>;
 
 // Cleanup: every resource registers its release as soon as it exists; releases run in reverse order exactly once.
 
@@ -88,12 +93,8 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
  * stopped at cleanup or after `timeoutMs`. Its output is always drained, so a chatty child never blocks on a full
  * pipe. `closed` settles with its exit code, else why it ended.
  */
-export function startChild(
-  label: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  options: { cwd?: string; stdin?: "pipe"; stdout?: "inherit"; stopWaitMs?: number; timeoutMs?: number } = {},
-) {
+type ChildOptions = { cwd?: string; stdin?: "pipe"; stdout?: "inherit"; stopWaitMs?: number; timeoutMs?: number };
+export function startChild(label: string, args: string[], env: NodeJS.ProcessEnv, options: ChildOptions = {}) {
   // Cleanup may already be under way: a process started now would outlive it.
   if (interrupted) throw new Error(`interrupted before ${label} started`);
   const child = spawn(process.execPath, ["--import", "tsx", ...args], {
@@ -138,13 +139,7 @@ export function startChild(
  * Runs a TypeScript entry point to its end; returns its exit code and the JSON it printed (from its first "{").
  * Secrets travel in the environment only.
  */
-export async function runJson<R>(
-  label: string,
-  args: string[],
-  env: Record<string, string>,
-  timeoutMs: number,
-  cwd?: string,
-) {
+export async function runJson<R>(label: string, args: string[], env: Env, timeoutMs: number, cwd?: string) {
   const startedAt = performance.now();
   const child = startChild(label, args, childEnv(env), { cwd, timeoutMs });
   const code = await child.closed;
@@ -158,7 +153,7 @@ export type ClientRunner = (label: string, job: ClientJob) => Promise<ClientResu
 
 /** Runs bench/client.ts with `env` (BENCH_API_KEY, BENCH_COOKIE). */
 export const clientRunner =
-  (env: Record<string, string>, timeoutMs = 10 * 60_000): ClientRunner =>
+  (env: Env, timeoutMs = 10 * 60_000): ClientRunner =>
   async (label, job) => {
     const run = await runJson<ClientResult>(
       `client (${label})`,
@@ -185,19 +180,23 @@ export function checkStored(what: string, result: ClientResult, reportsDigest = 
 }
 
 /** One upload from a client process, checked, with the CPU seconds each of `pids` spent meanwhile; prints a line. */
-export async function measureUpload(
-  run: ClientRunner,
-  label: string,
-  job: ClientJob,
-  pids: Record<string, number | null>,
-  reportsDigest = true,
-) {
+export async function measureUpload(run: ClientRunner, label: string, job: ClientJob, pids: Pids, digest = true) {
   const { result, cpu } = await withCpu(pids, () => run(label, job));
-  const upload = checkStored(label, result, reportsDigest);
+  const upload = checkStored(label, result, digest);
   const cpuText = Object.entries(cpu).map(([name, seconds]) => `${name} CPU ${seconds.toFixed(1)} s`);
   if (upload.finalRequestMs !== undefined) cpuText.unshift(`last PATCH ${(upload.finalRequestMs / 1000).toFixed(2)} s`);
   const rate = report(label, job.bytes, upload.ms, cpuText.join(", "));
   return { upload, cpu, ms: upload.ms, rate };
+}
+
+/** `work` on a connection pool of `max` to `url`, closed afterwards. */
+export async function withDb<T>(url: string, max: number, work: (conn: ReturnType<typeof createDb>) => Promise<T>) {
+  const conn = createDb(url, { max });
+  try {
+    return await work(conn);
+  } finally {
+    await conn.close();
+  }
 }
 
 // Measurements, options and formatting
@@ -225,7 +224,7 @@ async function cpuSeconds(pid: number): Promise<number> {
 }
 
 /** Runs `work`; with it, the CPU seconds each named process (a pid, or null: not measured) spent meanwhile. */
-export async function withCpu<T>(pids: Record<string, number | null>, work: () => Promise<T>) {
+export async function withCpu<T>(pids: Pids, work: () => Promise<T>) {
   const read = async () =>
     Promise.all(Object.entries(pids).map(async ([name, pid]) => [name, pid ? await cpuSeconds(pid) : 0] as const));
   const before = new Map(await read());
@@ -297,10 +296,10 @@ export interface BenchResult {
   durationMs: number;
   /** Load averages (1, 5, 15 min) at the start and the end: the machine is shared. */
   machine: { cpu: string; cores: number; memoryBytes: number; node: string; load: number[]; loadAtEnd: number[] };
-  options?: Record<string, unknown>;
+  options?: Json;
   figures: Figure[];
   /** Raw numbers behind the figures (runs, CPU seconds, samples), for reading where the time goes. */
-  details: Record<string, unknown>;
+  details: Json;
 }
 
 /** A figure; `vs` is the baseline as [label, value]. */
@@ -324,12 +323,7 @@ const startedAt = new Date();
 const loadAtStart = loadavg();
 
 /** Writes bench/results/<benchmark>.json and prints its figures, one JSON line each. */
-export async function writeResult(
-  benchmark: string,
-  figures: Figure[],
-  details: Record<string, unknown>,
-  options?: Record<string, unknown>,
-): Promise<void> {
+export async function writeResult(benchmark: string, figures: Figure[], details: Json, options?: Json) {
   const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
   const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown";
   const machine = { cpu, cores: cpus().length, memoryBytes: totalmem(), node: process.version };

@@ -2,12 +2,12 @@
  * Depot for the benchmarks, from the one stack starter (scripts/stack.ts): real processes on loopback ports, on
  * E2E_PORT_BASE (or BENCH_PORT_BASE) + 10..14 when set, else on free ones; stopped at cleanup.
  */
-import { cp, lstat, mkdir, readdir, readFile, readlink, rm, symlink } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { cp, mkdir, readFile, rm, symlink } from "node:fs/promises";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createDb, ensureCohort } from "@depot/db";
+import { ensureCohort } from "@depot/db";
 import { ADMIN, repoRoot, type StackOptions, signIn, startStack } from "../scripts/stack";
-import { childEnv, onCleanup } from "./lib";
+import { childEnv, onCleanup, withDb } from "./lib";
 
 const WEB_APP = join(repoRoot, "apps/web");
 /** What the production web server reads at run time besides its build; the rest of .next is build-time only. */
@@ -17,8 +17,8 @@ const BUILD_SKIPPED = new Set(["cache", "trace", "trace-build", "diagnostics", "
 /**
  * A private copy of the built web app in `workDir`. Other people build in the same work tree (turbo rebuilds
  * apps/web/.next whenever a source changed, deleting the build first), which would take the build away from under a
- * running benchmark. The copy uses the work tree's node_modules; the build's own links into node_modules are
- * made absolute so they still resolve from the copy.
+ * running benchmark. The copy uses the work tree's node_modules; fs.cp makes the build's own links into
+ * node_modules absolute, so they still resolve from the copy.
  */
 async function snapshotWebApp(workDir: string): Promise<string> {
   const target = join(workDir, "web");
@@ -31,14 +31,12 @@ async function snapshotWebApp(workDir: string): Promise<string> {
       for (const name of WEB_FILES) await cp(join(WEB_APP, name), join(target, name), { recursive: true });
       const copied = await cp(join(WEB_APP, ".next"), join(target, ".next"), {
         recursive: true,
-        verbatimSymlinks: true,
         filter: (source) => !BUILD_SKIPPED.has(source.slice(join(WEB_APP, ".next").length + 1)),
       })
         .then(() => true)
         .catch(() => false);
       // The copy is good only if no rebuild started or finished meanwhile.
       if (copied && (await buildId()) === before) {
-        await absoluteLinks(join(WEB_APP, ".next/node_modules"), join(target, ".next/node_modules"));
         await symlink(join(WEB_APP, "node_modules"), join(target, "node_modules"));
         return target;
       }
@@ -46,19 +44,6 @@ async function snapshotWebApp(workDir: string): Promise<string> {
     if (attempt >= 60) throw new Error("apps/web has no stable production build: run `pnpm --filter @depot/web build`");
     if (attempt === 1) console.log("   waiting for someone else's build of apps/web to finish");
     await sleep(5_000);
-  }
-}
-
-async function absoluteLinks(sourceDir: string, targetDir: string): Promise<void> {
-  for (const entry of await readdir(targetDir, { withFileTypes: true }).catch(() => [])) {
-    const copy = join(targetDir, entry.name);
-    if (entry.isDirectory()) await absoluteLinks(join(sourceDir, entry.name), copy);
-    else if ((await lstat(copy)).isSymbolicLink()) {
-      const link = await readlink(copy);
-      if (link.startsWith("/")) continue;
-      await rm(copy);
-      await symlink(resolve(dirname(join(sourceDir, entry.name)), link), copy);
-    }
   }
 }
 
@@ -82,10 +67,7 @@ async function benchStack(workDir: string, name: string, options: Omit<StackOpti
  * Depot on a fresh database, with a private copy of the built web app, the administrator's session cookie and a
  * cohort. The web process can be replaced by a fresh one, so that its peak RSS belongs to one measurement.
  */
-export async function startDepot(
-  workDir: string,
-  options: { webEnv?: Record<string, string>; storageEnv?: Record<string, string> } = {},
-) {
+export async function startDepot(workDir: string, options: Pick<StackOptions, "webEnv" | "storageEnv"> = {}) {
   const stack = await benchStack(workDir, "depot", {
     ...options,
     database: "fresh",
@@ -93,8 +75,7 @@ export async function startDepot(
     ports: { web: port(10), storage: port(11), postgres: port(12) },
     webAppDir: await snapshotWebApp(workDir),
   });
-  const connection = createDb(stack.databaseUrl, { max: 1 });
-  const { cohort } = await ensureCohort(connection.db, { name: "Benchmark cohort" }).finally(() => connection.close());
+  const { cohort } = await withDb(stack.databaseUrl, 1, ({ db }) => ensureCohort(db, { name: "Benchmark cohort" }));
   const [storage, web] = [stack.storage[0]!, stack.web[0]!];
   return {
     ...stack,

@@ -12,12 +12,12 @@ import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { buildStorageKey } from "@depot/contract";
-import { createDb, createFileRecord } from "@depot/db";
+import { createFileRecord } from "@depot/db";
 import { freePort } from "@depot/db/testing";
 import { createS3Client } from "../apps/storage/src/drivers/s3";
 import { waitFor } from "../scripts/readiness";
 import { startRgw } from "../scripts/rgw";
-import type { ClientJob } from "./client";
+import type { Target } from "./client";
 import {
   type ClientRunner,
   childEnv,
@@ -28,8 +28,10 @@ import {
   mbPerSecond,
   measureUpload,
   onCleanup,
+  type Pids,
   runBenchmark,
   startChild,
+  withDb,
   workFolder,
   writeResult,
 } from "./lib";
@@ -51,17 +53,18 @@ async function startBaseline(kind: "file" | "s3", where: string) {
 
 /** A file row for an upload straight to storage, as the web would create it. */
 async function fileRow(databaseUrl: string, cohortId: string): Promise<string> {
-  const connection = createDb(databaseUrl, { max: 1 });
   const id = randomUUID();
-  await createFileRecord(connection.db, {
-    id,
-    cohortId,
-    uploaderId: null,
-    originalName: "bench.bin",
-    storageDisk: "workspace",
-    storageKey: buildStorageKey(cohortId, id),
-    kind: "submission",
-  }).finally(() => connection.close());
+  await withDb(databaseUrl, 1, ({ db }) =>
+    createFileRecord(db, {
+      id,
+      cohortId,
+      uploaderId: null,
+      originalName: "bench.bin",
+      storageDisk: "workspace",
+      storageKey: buildStorageKey(cohortId, id),
+      kind: "submission",
+    }),
+  );
   return id;
 }
 
@@ -81,12 +84,7 @@ async function main(): Promise<void> {
   const runs: Record<string, Run> = {};
 
   /** One 1 GiB upload (after a 1 MiB warm-up on the same route), timed, with the CPU of `pids`. */
-  const measure = async (
-    name: string,
-    run: ClientRunner,
-    target: () => Promise<ClientJob["target"]>,
-    pids: Record<string, number | null>,
-  ) => {
+  const measure = async (name: string, run: ClientRunner, target: () => Promise<Target>, pids: Pids) => {
     const digest = !name.endsWith("-store"); // the baselines report none: what they stored is checked below
     await measureUpload(run, `${name} warm-up`, { target: await target(), bytes: MiB }, {}, digest);
     const job = { target: await target(), bytes: BYTES };

@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand, ListPartsCommand } from "@aws-sdk/client-s3";
+import { HEADER } from "@depot/contract";
 import { afterAll, describe, expect, test } from "vitest";
 import { createS3Client } from "../../apps/storage/src/drivers/s3";
 import { emptyUnder, listUnder, testS3, unfinishedUnder } from "../../apps/storage/src/drivers/s3.testing";
@@ -192,7 +193,7 @@ describe("storage killed in the middle of an S3 multipart write", () => {
     await stack.storage.start();
     const listed = (await fetch(`${stack.servicesUrl}/internal/storage/cleanup?hours=0&dry_run=1`, {
       method: "POST",
-      headers: { "x-api-key": stack.apiKey },
+      headers: { [HEADER.apiKey]: stack.apiKey },
     }).then((res) => res.json())) as { items: { category: string; key: string; bytes: number; result: string }[] };
     const dryRunMultipart = listed.items.filter((item) => item.category === "unfinished_multipart");
     expect(dryRunMultipart).toHaveLength(1);

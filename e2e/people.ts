@@ -1,14 +1,8 @@
-import {
-  createDb,
-  createUser,
-  DEFAULT_ADMIN_EMAIL,
-  DEFAULT_ADMIN_PASSWORD,
-  ensureCohort,
-  setMembership,
-} from "@depot/db";
+import { createDb, createUser, ensureCohort, setMembership } from "@depot/db";
+
+export { ADMIN } from "../scripts/stack";
 
 export const PASSWORD = "e2e-password-123";
-export const ADMIN = { email: DEFAULT_ADMIN_EMAIL, password: DEFAULT_ADMIN_PASSWORD };
 export const PEOPLE = {
   manager: { email: "manager@example.org", password: PASSWORD },
   otherManager: { email: "manager2@example.org", password: PASSWORD },

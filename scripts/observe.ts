@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isAlive } from "@depot/db/embedded";
 
 // What a folder and a process look like from outside: the evidence the two-server harness reports.
 
@@ -61,16 +62,6 @@ export function descendants(pid: number): number[] {
     }
   }
   return found;
-}
-
-/** A zombie has exited; it only waits for its parent to collect its status. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-  return processTable().get(pid)?.state !== "Z";
 }
 
 export async function survivors(pids: number[], timeoutMs = 10_000): Promise<number[]> {

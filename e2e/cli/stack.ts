@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDb, createUser, ensureCohort, setMembership } from "@depot/db";
 import { ADMIN, type RunningStack, repoRoot, signIn, startStack } from "../../scripts/stack";
+import { E2E_CLI_PORTS } from "../ports";
 
 export { ADMIN };
 export const PASSWORD = "cli-password-123";
@@ -13,10 +14,6 @@ export const PEOPLE = {
   viewer: { email: "viewer@example.org", password: PASSWORD },
 };
 
-/** This suite's ports: E2E_PORT_BASE + 10 and + 11, apart from the Playwright stack's base … base + 2. */
-const base = Number(process.env.E2E_PORT_BASE ?? 18000);
-export const CLI_PORTS = { web: base + 10, services: base + 11 };
-
 /**
  * Both servers as real processes (the code pnpm start uses) on a fresh database, with an administrator,
  * a manager of cohorts A and B, and a viewer of A; and the CLI packed and installed with `npm i -g` into a
@@ -24,7 +21,7 @@ export const CLI_PORTS = { web: base + 10, services: base + 11 };
  */
 export async function startCliStack() {
   // A server left on a port would answer the readiness checks in place of ours.
-  await Promise.all([portIsFree(CLI_PORTS.web), portIsFree(CLI_PORTS.services)]);
+  await Promise.all([portIsFree(E2E_CLI_PORTS.web), portIsFree(E2E_CLI_PORTS.services)]);
   const root = mkdtempSync(join(tmpdir(), "depot-cli-"));
   chmodSync(root, 0o755);
   const logs: string[] = [];
@@ -44,7 +41,7 @@ export async function startCliStack() {
     stack = await startStack({
       dataDir: join(root, "data"),
       database: "fresh",
-      ports: { web: CLI_PORTS.web, storage: CLI_PORTS.services },
+      ports: { web: E2E_CLI_PORTS.web, storage: E2E_CLI_PORTS.services },
       storageEnv: { CLEANUP_INTERVAL_MINUTES: "0" },
       log,
     });

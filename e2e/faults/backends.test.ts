@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand, ListPartsCommand } from "@aws-sdk/client-s3";
+import { HEADER } from "@depot/contract";
 import { afterAll, describe, expect, test } from "vitest";
 import { createS3Client } from "../../apps/storage/src/drivers/s3";
 import { emptyUnder, listUnder, testS3, unfinishedUnder } from "../../apps/storage/src/drivers/s3.testing";
@@ -114,9 +115,11 @@ describe("a slow completion is not an idle connection", () => {
     // process that completes the upload has no running hash and reads the 768 MiB object back from S3 to hash it:
     // longer than that second, while the client has sent everything and waits for the answer.
     const idle = { IDLE_TIMEOUT_SECONDS: "1" };
+    // The bytes first: a kept-alive connection left idle for the idle timeout while they were made would be closed
+    // by the web just as the next request went out on it.
+    const data = randomBytes(768 * MiB + 1);
     const stack = await s3.start({ storage: idle, web: idle });
     const cookie = await stack.signIn();
-    const data = randomBytes(768 * MiB + 1);
     const tus = { "tus-resumable": "1.0.0", cookie };
     const created = await fetch(`${stack.webUrl}/api/uploads/tus/`, {
       method: "POST",
@@ -192,7 +195,7 @@ describe("storage killed in the middle of an S3 multipart write", () => {
     await stack.storage.start();
     const listed = (await fetch(`${stack.servicesUrl}/internal/storage/cleanup?hours=0&dry_run=1`, {
       method: "POST",
-      headers: { "x-api-key": stack.apiKey },
+      headers: { [HEADER.apiKey]: stack.apiKey },
     }).then((res) => res.json())) as { items: { category: string; key: string; bytes: number; result: string }[] };
     const dryRunMultipart = listed.items.filter((item) => item.category === "unfinished_multipart");
     expect(dryRunMultipart).toHaveLength(1);

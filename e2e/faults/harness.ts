@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { HEADER } from "@depot/contract";
 import { createDb, ensureCohort } from "@depot/db";
 import { ADMIN, type ServerProcess, signIn, startStack } from "../../scripts/stack";
 
@@ -72,7 +73,7 @@ export async function startFaultStack(
     async cleanupEverything() {
       const res = await fetch(`${stack.servicesUrl}/internal/storage/cleanup?hours=0`, {
         method: "POST",
-        headers: { "x-api-key": stack.apiKey },
+        headers: { [HEADER.apiKey]: stack.apiKey },
       });
       return res.json();
     },

@@ -4,11 +4,15 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { HEADER } from "@depot/contract";
+import { isAlive } from "@depot/db/embedded";
 import { createTestDatabase, type TestDatabase } from "@depot/db/testing";
 import { afterAll, expect, test } from "vitest";
+import { ADMIN, signIn } from "../../scripts/stack";
+import { E2E_HARNESS_PORTS } from "../ports";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
-const PORTS = { web: 18100, services: 18101, postgres: 18102 };
+const PORTS = E2E_HARNESS_PORTS;
 
 interface ReadyReport {
   event: "ready";
@@ -65,16 +69,6 @@ function startHarness(env: NodeJS.ProcessEnv) {
   return { child, exited, report };
 }
 
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
-    return false;
-  }
-};
-
 function filesBelow(dir: string): { path: string; size: number }[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((entry) => !entry.isDirectory())
@@ -84,13 +78,7 @@ function filesBelow(dir: string): { path: string; size: number }[] {
 
 /** Through the public web server, as a person would: sign in, pick a cohort, upload one file. */
 async function uploadThroughWeb(webUrl: string, data: Buffer) {
-  const session = await fetch(`${webUrl}/api/session`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: "ewestlund@jhu.edu", password: "admin123" }),
-  });
-  expect(session.status).toBe(200);
-  const cookie = (session.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+  const cookie = await signIn(webUrl, ADMIN);
   const cohorts = (await (await fetch(`${webUrl}/api/admin/cohorts`, { headers: { cookie } })).json()) as {
     cohorts: { id: string }[];
   };
@@ -156,7 +144,7 @@ test("two-server runs both servers in separate folders, keeps the web one empty 
   expect(ready.apiKeyFrom).toBe(secrets);
   const { apiKey } = JSON.parse(readFileSync(secrets, "utf8")) as { apiKey: string };
   const health = `${ready.services.url}/internal/storage/health`;
-  expect((await fetch(health, { headers: { "x-api-key": apiKey } })).status).toBe(200);
+  expect((await fetch(health, { headers: { [HEADER.apiKey]: apiKey } })).status).toBe(200);
   expect((await fetch(health)).status).toBe(401);
   expect((await fetch(`${ready.web.url}/login`)).status).toBe(200);
 

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { HEADER } from "@depot/contract";
 import { verifyAuditChain } from "@depot/db";
 import * as tus from "tus-js-client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -217,7 +218,7 @@ describe("two web and two storage replicas behind HAProxy on RGW", () => {
     await stack.cleanupEverything();
     const integrity = await fetch(`${stack.servicesUrl}/internal/storage/verify_integrity?check_hashes=1`, {
       method: "POST",
-      headers: { "x-api-key": stack.apiKey },
+      headers: { [HEADER.apiKey]: stack.apiKey },
     }).then((r) => r.json() as Promise<{ ok: boolean; checkedFiles: number; problems: unknown[] }>);
     expect(integrity.problems).toEqual([]);
     expect(integrity).toMatchObject({ ok: true });
@@ -233,7 +234,7 @@ describe("two web and two storage replicas behind HAProxy on RGW", () => {
     expect(finishedRuns).toBeLessThanOrEqual(times.length);
 
     // Both storage replicas are back and visible through the web's health.
-    const health = await fetch(`${stack.webUrl}/health`, { headers: { "x-api-key": stack.apiKey } }).then(
+    const health = await fetch(`${stack.webUrl}/health`, { headers: { [HEADER.apiKey]: stack.apiKey } }).then(
       (r) => r.json() as Promise<{ replicas: { role: string; alive: boolean }[] }>,
     );
     expect(health.replicas.filter((r) => r.role === "services" && r.alive)).toHaveLength(2);

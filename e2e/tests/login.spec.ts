@@ -1,6 +1,6 @@
+import { HEADER } from "@depot/contract";
 import { expect, test } from "@playwright/test";
-
-const ADMIN = { email: "ewestlund@jhu.edu", password: "admin123" };
+import { ADMIN } from "../people";
 
 test("the seeded administrator signs in, sees storage healthy, and signs out", async ({ page }) => {
   await page.goto("/dashboard");
@@ -60,7 +60,7 @@ test("a same-origin callbackUrl is followed", async ({ page }) => {
 
 test("the web's /health names every replica by its heartbeat, behind the internal API key", async ({ request }) => {
   expect((await request.get("/health")).status()).toBe(401);
-  const res = await request.get("/health", { headers: { "x-api-key": process.env.E2E_API_KEY ?? "" } });
+  const res = await request.get("/health", { headers: { [HEADER.apiKey]: process.env.E2E_API_KEY ?? "" } });
   expect(res.status()).toBe(200);
   const body = (await res.json()) as { status: string; storageReplicasAlive: number; replicas: { role: string }[] };
   expect(body).toMatchObject({ status: "ok", serverRole: "web", database: true, storageReplicasAlive: 1 });

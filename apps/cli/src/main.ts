@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { basename } from "node:path";
+import { formatBytes } from "@depot/contract/bytes";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { type Cohort, type FileRecord, findCohort, getJson, listCohorts } from "./api";
 import { CliError, configDir, credentials, EXIT, removeConfig, writeConfig } from "./config";
 import { downloadFile } from "./download";
 import { sha256File } from "./hashing";
-import { formatBytes, progress } from "./progress";
+import { progress } from "./progress";
 import { type UploadResult, uploadFile } from "./upload";
 
 // Run through `pnpm depot …`, relative paths mean the folder the command was typed in.

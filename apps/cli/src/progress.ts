@@ -1,15 +1,5 @@
+import { formatBytes } from "@depot/contract/bytes";
 import cliProgress from "cli-progress";
-
-const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
-export function formatBytes(n: number): string {
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
-}
 
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "?";

@@ -5,17 +5,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { expect, test } from "vitest";
-import { startEmbeddedPostgres } from "./embedded";
+import { isAlive, startEmbeddedPostgres } from "./embedded";
 import { freePort } from "./testing";
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test("a server left behind by a killed owner is stopped and started cleanly", { timeout: 120_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), "depot-embedded-"));

@@ -45,14 +45,21 @@ interface Owner {
   port: number;
 }
 
-const isAlive = (pid: number) => {
+/** Whether a process runs; a zombie does not (it has exited and only waits for its parent to collect it). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
-};
+  try {
+    // The command name may contain spaces and parentheses: the state follows the last ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true; // no /proc here, or it exited just now: kill(0) answered
+  }
+}
 
 const readPostmasterPid = (dataDir: string): number | undefined => {
   const file = join(dataDir, "postmaster.pid");

@@ -8,16 +8,12 @@ import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 // The web's byte path end to end: real route handlers, real sessions (signed in through POST /api/session), the
 // web and an in-process storage service on one test database, bytes checked where storage keeps them.
 vi.mock("next/headers", () => import("@/lib/testing/next-headers"));
-const { idParams, multipartBody, startWebStack, tusMetadata, tusParams } = await import("@/lib/testing/web-stack");
-const uploads = await import("./uploads/route");
-const tus = await import("./uploads/tus/[[...path]]/route");
-const download = await import("./files/[id]/download/route");
-const files = await import("./files/[id]/route");
+const { bytePathAs, startWebStack } = await import("@/lib/testing/web-stack");
 
 let stack: Awaited<ReturnType<typeof startWebStack>>;
 let cookie: string;
 let cohortId: string;
-const TUS = { "tus-resumable": TUS_VERSION };
+let as: Awaited<ReturnType<typeof bytePathAs>>;
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 /** CSV-looking bytes (the content check reads the first ones), random after the header line. */
 const csv = (size: number) =>
@@ -27,6 +23,7 @@ beforeAll(async () => {
   stack = await startWebStack();
   cohortId = (await stack.cohort("Byte path")).id;
   ({ cookie } = await stack.person("uploader", { cohortId, role: "manager" }));
+  as = await bytePathAs(stack, cookie, cohortId);
 });
 afterAll(async () => {
   await stack?.stop();
@@ -39,11 +36,7 @@ async function storedBytes(fileId: string): Promise<Buffer> {
 }
 
 async function uploadMultipart(data: Buffer, name: string) {
-  const { body, contentType } = multipartBody({ cohortId, kind: "submission" }, name, data);
-  const res = await stack.call(
-    uploads.POST,
-    stack.request("POST", "/api/uploads", { cookie, headers: { "content-type": contentType }, body }),
-  );
+  const res = await as.upload(data, name);
   expect(res.status, await res.clone().text()).toBe(201);
   return (await res.json()) as { id: string; size: number; sha256: string };
 }
@@ -63,33 +56,14 @@ function slowBody(data: Buffer, pieces = 16, delayMs = 20): ReadableStream<Uint8
 }
 
 async function createTusUpload(length: number, filename: string) {
-  const created = await stack.call(
-    tus.POST,
-    stack.request("POST", "/api/uploads/tus/", {
-      cookie,
-      headers: {
-        ...TUS,
-        "upload-length": String(length),
-        "upload-metadata": tusMetadata({ cohortId, kind: "submission", filename }),
-      },
-    }),
-    tusParams(),
-  );
+  const created = await as.createTus(length, filename);
   expect(created.status, await created.clone().text()).toBe(201);
   const location = created.headers.get("location") ?? "";
   return { location, uploadId: location.split("/").pop() ?? "", fileId: created.headers.get(HEADER.fileId) ?? "" };
 }
 
 const tusPatch = (uploadId: string, offset: number, data: Buffer | ReadableStream<Uint8Array>) =>
-  stack.call(
-    tus.PATCH,
-    stack.request("PATCH", `/api/uploads/tus/${uploadId}`, {
-      cookie,
-      headers: { ...TUS, "upload-offset": String(offset), "content-type": "application/offset+octet-stream" },
-      body: data,
-    }),
-    tusParams(uploadId),
-  );
+  as.patchTus(uploadId, offset, data);
 
 describe("the web's byte path", () => {
   test("a multipart upload is stored byte for byte, with the sha256 the web reports and the row records", async () => {
@@ -112,11 +86,7 @@ describe("the web's byte path", () => {
     expect(first.status).toBe(204);
     expect(first.headers.get("upload-offset")).toBe(String(half));
 
-    const head = await stack.call(
-      tus.HEAD,
-      stack.request("HEAD", location, { cookie, headers: TUS }),
-      tusParams(uploadId),
-    );
+    const head = await as.headTus(uploadId);
     expect(head.status).toBe(200);
     expect(head.headers.get("upload-offset")).toBe(String(half));
     expect(head.headers.get("upload-length")).toBe(String(data.length));
@@ -130,11 +100,7 @@ describe("the web's byte path", () => {
     expect((await storedBytes(fileId)).equals(data)).toBe(true);
 
     // A client that lost the last answer resumes with HEAD: it learns the upload is complete and what was stored.
-    const after = await stack.call(
-      tus.HEAD,
-      stack.request("HEAD", location, { cookie, headers: TUS }),
-      tusParams(uploadId),
-    );
+    const after = await as.headTus(uploadId);
     expect(after.status).toBe(200);
     expect(after.headers.get("upload-offset")).toBe(String(data.length));
     expect(after.headers.get(HEADER.sha256)).toBe(sha256(data));
@@ -145,12 +111,7 @@ describe("the web's byte path", () => {
   test("a download with Range answers 206 with exactly those bytes and their Content-Range", async () => {
     const data = csv(100_000);
     const { id } = await uploadMultipart(data, "ranged.csv");
-    const get = (range?: string) =>
-      stack.call(
-        download.GET,
-        stack.request("GET", `/api/files/${id}/download`, { cookie, headers: range ? { range } : {} }),
-        idParams(id),
-      );
+    const get = (range?: string) => as.download(id, range ? { range } : {});
 
     const part = await get("bytes=1000-1999");
     expect(part.status).toBe(206);
@@ -176,19 +137,14 @@ describe("the web's byte path", () => {
     const { id } = await uploadMultipart(csv(10_000), "deleted.csv");
     const path = join(stack.storage.root, (await findFile(stack.db, id))!.storageKey);
     expect(existsSync(path)).toBe(true);
-    const del = () => stack.call(files.DELETE, stack.request("DELETE", `/api/files/${id}`, { cookie }), idParams(id));
+    const del = () => as.remove(id);
 
     const res = await del();
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ id, deleted: true });
     expect(existsSync(path)).toBe(false);
     expect(await findFile(stack.db, id)).toMatchObject({ status: "deleted" });
-    const after = await stack.call(
-      download.GET,
-      stack.request("GET", `/api/files/${id}/download`, { cookie }),
-      idParams(id),
-    );
-    expect(after.status).toBe(404);
+    expect((await as.download(id)).status).toBe(404);
     expect((await del()).status).toBe(404);
   });
 

@@ -7,11 +7,8 @@ import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 // one repeat of a call whose connection broke before storage answered. Real route handlers, real sessions, a real
 // storage service behind a relay the test controls.
 vi.mock("next/headers", () => import("@/lib/testing/next-headers"));
-const { idParams, multipartBody, startWebStack, tusMetadata, tusParams } = await import("@/lib/testing/web-stack");
-const uploads = await import("./uploads/route");
+const { bytePathAs, startWebStack, tusParams } = await import("@/lib/testing/web-stack");
 const tus = await import("./uploads/tus/[[...path]]/route");
-const download = await import("./files/[id]/download/route");
-const files = await import("./files/[id]/route");
 const cleanup = await import("./maintenance/cleanup-preview/route");
 const { fetchStorageHealth, fetchStorageUsage } = await import("@/lib/storage-client");
 
@@ -21,63 +18,22 @@ let adminCookie: string;
 let cohortId: string;
 let storedId: string;
 let uploadId: string;
+let as: Awaited<ReturnType<typeof bytePathAs>>;
 const stored = Buffer.from("a,b\n1,2\n3,4\n");
 
 const TUS = { "tus-resumable": TUS_VERSION };
-
-async function uploadFile(data: Buffer, name = "data.csv") {
-  const { body, contentType } = multipartBody({ cohortId, kind: "submission" }, name, data);
-  return stack.call(
-    uploads.POST,
-    stack.request("POST", "/api/uploads", { cookie, headers: { "content-type": contentType }, body }),
-  );
-}
-
-function createTus(length: number, body?: Buffer) {
-  return stack.call(
-    tus.POST,
-    stack.request("POST", "/api/uploads/tus/", {
-      cookie,
-      headers: {
-        ...TUS,
-        "upload-length": String(length),
-        "upload-metadata": tusMetadata({ cohortId, kind: "submission", filename: "big.csv" }),
-        ...(body ? { "content-type": "application/offset+octet-stream" } : {}),
-      },
-      body,
-    }),
-    tusParams(),
-  );
-}
-
-const headTus = () =>
-  stack.call(
-    tus.HEAD,
-    stack.request("HEAD", `/api/uploads/tus/${uploadId}`, { cookie, headers: TUS }),
-    tusParams(uploadId),
-  );
-
-const patchTus = (offset: number, data: Buffer) =>
-  stack.call(
-    tus.PATCH,
-    stack.request("PATCH", `/api/uploads/tus/${uploadId}`, {
-      cookie,
-      headers: { ...TUS, "upload-offset": String(offset), "content-type": "application/offset+octet-stream" },
-      body: data,
-    }),
-    tusParams(uploadId),
-  );
-
-const getDownload = (id: string, headers: Record<string, string> = {}) =>
-  stack.call(download.GET, stack.request("GET", `/api/files/${id}/download`, { cookie, headers }), idParams(id));
-
-const deleteFile = (id: string) =>
-  stack.call(files.DELETE, stack.request("DELETE", `/api/files/${id}`, { cookie }), idParams(id));
+const uploadFile = (data: Buffer, name = "data.csv") => as.upload(data, name);
+const createTus = (length: number, body?: Buffer) => as.createTus(length, "big.csv", body);
+const headTus = () => as.headTus(uploadId);
+const patchTus = (offset: number, data: Buffer) => as.patchTus(uploadId, offset, data);
+const getDownload = (id: string) => as.download(id);
+const deleteFile = (id: string) => as.remove(id);
 
 beforeAll(async () => {
   stack = await startWebStack();
   cohortId = (await stack.cohort("Unreachable")).id;
   ({ cookie } = await stack.person("uploader", { cohortId, role: "manager" }));
+  as = await bytePathAs(stack, cookie, cohortId);
   ({ cookie: adminCookie } = await stack.person("admin", { administrator: true }));
   const res = await uploadFile(stored);
   expect(res.status, await res.clone().text()).toBe(201);

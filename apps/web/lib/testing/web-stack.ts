@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { TUS_VERSION } from "@depot/contract";
 import { createUser, ensureCohort, type MembershipRole, setMembership, type User } from "@depot/db";
 import { startTestStorage, TEST_API_KEY } from "@depot/storage/test-server";
 import { inRequest } from "./next-headers";
@@ -190,3 +191,71 @@ export const tusMetadata = (values: Record<string, string>) =>
 /** The route context Next passes a handler with one dynamic segment, or the tus catch-all. */
 export const idParams = (id: string) => ({ params: Promise.resolve({ id }) });
 export const tusParams = (id?: string) => ({ params: Promise.resolve(id ? { path: [id] } : {}) });
+
+const TUS = { "tus-resumable": TUS_VERSION };
+const OCTETS = "application/offset+octet-stream";
+
+/**
+ * The byte path's routes (upload, tus, download, delete) called as one signed-in person would, with their real
+ * handlers; each call answers the handler's Response. Imported here, after the test file's next/headers mock.
+ */
+export async function bytePathAs(stack: WebStack, cookie: string, cohortId: string) {
+  const uploads = await import("@/app/api/uploads/route");
+  const tus = await import("@/app/api/uploads/tus/[[...path]]/route");
+  const download = await import("@/app/api/files/[id]/download/route");
+  const files = await import("@/app/api/files/[id]/route");
+  return {
+    upload(data: Buffer, name: string) {
+      const { body, contentType } = multipartBody({ cohortId, kind: "submission" }, name, data);
+      return stack.call(
+        uploads.POST,
+        stack.request("POST", "/api/uploads", { cookie, headers: { "content-type": contentType }, body }),
+      );
+    },
+    /** A tus creation, with creation-with-upload when there is a body. */
+    createTus(length: number, filename: string, body?: Buffer) {
+      return stack.call(
+        tus.POST,
+        stack.request("POST", "/api/uploads/tus/", {
+          cookie,
+          headers: {
+            ...TUS,
+            "upload-length": String(length),
+            "upload-metadata": tusMetadata({ cohortId, kind: "submission", filename }),
+            ...(body ? { "content-type": OCTETS } : {}),
+          },
+          body,
+        }),
+        tusParams(),
+      );
+    },
+    headTus(uploadId: string) {
+      return stack.call(
+        tus.HEAD,
+        stack.request("HEAD", `/api/uploads/tus/${uploadId}`, { cookie, headers: TUS }),
+        tusParams(uploadId),
+      );
+    },
+    patchTus(uploadId: string, offset: number, body: Buffer | ReadableStream<Uint8Array>) {
+      return stack.call(
+        tus.PATCH,
+        stack.request("PATCH", `/api/uploads/tus/${uploadId}`, {
+          cookie,
+          headers: { ...TUS, "upload-offset": String(offset), "content-type": OCTETS },
+          body,
+        }),
+        tusParams(uploadId),
+      );
+    },
+    download(id: string, headers: Record<string, string> = {}) {
+      return stack.call(
+        download.GET,
+        stack.request("GET", `/api/files/${id}/download`, { cookie, headers }),
+        idParams(id),
+      );
+    },
+    remove(id: string) {
+      return stack.call(files.DELETE, stack.request("DELETE", `/api/files/${id}`, { cookie }), idParams(id));
+    },
+  };
+}

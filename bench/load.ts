@@ -1,8 +1,8 @@
 /**
  * `pnpm bench:load [--seconds 120] [--workers 4] [--concurrency 16] [--budget-gib 40]`: Depot under mixed load.
  * `workers` client processes × `concurrency` upload loops through the web (64 at once by default), sizes from a
- * fixed weighted mix (1 KiB to 256 MiB), for `seconds`; uploads in flight then finish. Then: completed/failed, aggregate MB/s, 1 KiB
- * latency, both servers' peak RSS, and `verify-integrity --check-hashes` over everything stored, which must be clean.
+ * fixed weighted mix (1 KiB to 256 MiB), for `seconds`; uploads in flight then finish. Then: completed/failed,
+ * aggregate MB/s, 1 KiB latency, both servers' peak RSS, and `verify-integrity --check-hashes` over everything stored, which must be clean.
  * Baselines measured first on the same idle stack: sequential 1 KiB uploads and one 256 MiB upload.
  * Not a CI test. Writes bench/results/load.json.
  */

@@ -1,10 +1,8 @@
 /**
  * `pnpm bench:web`: what the web hop costs, in one run: 1 GiB straight to the storage service and the same through
  * the web's multipart route, with the CPU seconds of both servers; the web process's peak RSS for a 256 MiB and a
- * 2 GiB upload (a fresh web process each). Every upload comes from a separate client process and counts only if the
- * server reports the sha256 of the bytes sent. Writes bench/results/web.json. Uses DATABASE_URL's server when set,
- * otherwise a throwaway embedded PostgreSQL; everything it starts or writes goes away at the end, on failure and on
- * Ctrl-C too.
+ * 2 GiB upload (a fresh web process each). Writes bench/results/web.json. Uses DATABASE_URL's server when set,
+ * otherwise a throwaway embedded PostgreSQL.
  */
 import type { ClientJob } from "./client";
 import {

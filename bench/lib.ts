@@ -149,12 +149,12 @@ export async function runJson<R>(label: string, args: string[], env: Env, timeou
   return { code, ms, json: JSON.parse(child.stdout().slice(start)) as R };
 }
 
-export type ClientRunner = (label: string, job: ClientJob) => Promise<ClientResult>;
+export type ClientRunner = (label: string, job: ClientJob, timeoutMs?: number) => Promise<ClientResult>;
 
 /** Runs bench/client.ts with `env` (BENCH_API_KEY, BENCH_COOKIE). */
 export const clientRunner =
-  (env: Env, timeoutMs = 10 * 60_000): ClientRunner =>
-  async (label, job) => {
+  (env: Env): ClientRunner =>
+  async (label, job, timeoutMs = 10 * 60_000) => {
     const run = await runJson<ClientResult>(
       `client (${label})`,
       ["bench/client.ts", JSON.stringify(job)],
@@ -257,7 +257,8 @@ export const sizeLabel = (bytes: number) =>
 /** A progress line on the console; the figures themselves go to the result file. Returns the rate in MB/s. */
 export function report(step: string, bytes: number, ms: number, extra = ""): number {
   const [rate, seconds] = [mbPerSecond(bytes, ms), (ms / 1000).toFixed(2)];
-  console.log(`${step.padEnd(52)} ${seconds.padStart(7)} s ${rate.toFixed(0).padStart(5)} MB/s  ${extra}`);
+  const size = sizeLabel(bytes).padStart(8);
+  console.log(`${size} ${step.padEnd(44)} ${seconds.padStart(7)} s ${rate.toFixed(0).padStart(5)} MB/s  ${extra}`);
   return rate;
 }
 
@@ -273,22 +274,14 @@ export function numericOptions<T extends Record<string, number>>(defaults: T, us
 
 // Results: every benchmark writes one JSON file, bench/results/<benchmark>.json; bench/report.ts renders them.
 
+type FigureOptions = {
+  vs?: readonly [label: string, value: number];
+  goal?: `${"ratio" | "value"} ${">=" | "<="} ${number}`;
+};
+
 export const RESULTS_DIR = process.env.BENCH_RESULTS_DIR ?? join(repoRoot, "bench/results");
 
-/**
- * One figure: Depot's value; where there is one, a baseline measured in the same run and value / baseline.value;
- * where an issue set one, the goal on the ratio or on the value (e.g. "ratio >= 0.9") and whether this run met it.
- */
-export interface Figure {
-  id: string;
-  figure: string;
-  unit: string;
-  value: number | null;
-  baseline?: { label: string; value: number };
-  ratio?: number;
-  goal?: string;
-  met?: boolean;
-}
+export type Figure = ReturnType<typeof figure>;
 
 export interface BenchResult {
   benchmark: string;
@@ -302,14 +295,12 @@ export interface BenchResult {
   details: Json;
 }
 
-/** A figure; `vs` is the baseline as [label, value]. */
-export function figure(
-  id: string,
-  text: string,
-  unit: string,
-  value: number | null,
-  { vs, goal }: { vs?: [label: string, value: number]; goal?: `${"ratio" | "value"} ${">=" | "<="} ${number}` } = {},
-): Figure {
+/**
+ * One figure: Depot's value; where there is one, a baseline measured in the same run (`vs`: [label, value]) and
+ * value / baseline.value; where an issue set one, the goal on the ratio or on the value (e.g. "ratio >= 0.9") and
+ * whether this run met it.
+ */
+export function figure(id: string, text: string, unit: string, value: number | null, { vs, goal }: FigureOptions = {}) {
   const ratio = vs && value !== null ? value / vs[1] : undefined;
   const [on, op, target] = goal?.split(" ") ?? [];
   const measured = on === "ratio" ? ratio : value;

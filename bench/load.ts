@@ -12,8 +12,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createDb } from "@depot/db";
 import { repoRoot } from "../scripts/stack";
 import {
+  type ClientRunner,
   checkStored,
-  clientRunner,
   figure,
   GiB,
   KiB,
@@ -106,43 +106,31 @@ async function main(): Promise<void> {
 
   const stack = await startDepot(workDir);
   const clientTimeoutMs = WORKER_PREPARE_MS + opts.seconds * 1000 + DRAIN_TIMEOUT_MS;
-  const runClient = clientRunner({ BENCH_API_KEY: stack.apiKey, BENCH_COOKIE: stack.cookie }, clientTimeoutMs);
+  const runClient: ClientRunner = (label, job) => stack.runClient(label, job, clientTimeoutMs);
   const web = { route: "web", webUrl: stack.webUrl, cohortId: stack.cohortId } as const;
 
   // Idle baselines on the same stack (these also warm the route up).
   const idleSmall = await runClient("idle 1 KiB", { target: web, bytes: KiB, count: IDLE_SMALL_UPLOADS });
-  const idleLarge = checkStored(
-    "idle 256 MiB",
-    await runClient("idle 256 MiB", { target: web, bytes: IDLE_LARGE_BYTES }),
-  );
+  const idleLarge = await runClient("idle 256 MiB", { target: web, bytes: IDLE_LARGE_BYTES });
+  const idleLargeMs = checkStored("idle 256 MiB", idleLarge).ms;
   checkStored("idle 1 KiB", idleSmall);
   // The first requests open connections and load code.
-  const idleP50 = percentile(
-    idleSmall.uploads.slice(2).map((upload) => upload.ms),
-    50,
-  )!;
+  const idleMs = idleSmall.uploads.slice(2).map((upload) => upload.ms);
+  const idleP50 = percentile(idleMs, 50)!;
   const peakRss = async () => ({ web: await serverRss(stack.webPid()), storage: await serverRss(stack.storagePid()) });
   const rssBefore = await peakRss();
 
   const startAt = Date.now() + WORKER_PREPARE_MS;
   const stopAt = startAt + opts.seconds * 1000;
   const stopSampling = sampleDatabase(stack.databaseUrl);
+  const workerBudget = Math.floor(budgetBytes / opts.workers);
   const results = await Promise.all(
-    Array.from({ length: opts.workers }, (_, worker) =>
-      runClient(`load worker ${worker}`, {
-        target: web,
-        bytes: KiB,
-        concurrency: opts.concurrency,
-        mix: {
-          sizes: sequence(0x5eed + worker),
-          startAt,
-          stopAt,
-          budgetBytes: Math.floor(budgetBytes / opts.workers),
-          // Each worker's files differ from the others'.
-          offset: worker * 4099 * KiB,
-        },
-      }),
-    ),
+    Array.from({ length: opts.workers }, (_, worker) => {
+      // Each worker's files differ from the others'.
+      const offset = worker * 4099 * KiB;
+      const mix = { sizes: sequence(0x5eed + worker), startAt, stopAt, budgetBytes: workerBudget, offset };
+      return runClient(`load worker ${worker}`, { target: web, bytes: KiB, concurrency: opts.concurrency, mix });
+    }),
   );
   const database = await stopSampling();
   const rss = await peakRss();
@@ -170,26 +158,18 @@ async function main(): Promise<void> {
     VERIFY_TIMEOUT_MS,
     join(repoRoot, "apps/storage"),
   );
-  const idle = { vs: ["p50 of sequential 1 KiB uploads, idle", idleP50] as [string, number] };
-  const before = (name: "web" | "storage") => ({
-    vs: [`${name} before the load`, rssBefore[name] / MB] as [string, number],
-  });
+  const idle = { vs: ["p50 of sequential 1 KiB uploads, idle", idleP50] } as const;
+  const before = (name: "web" | "storage") => ({ vs: [`${name} before the load`, rssBefore[name] / MB] }) as const;
   const single = `one ${sizeLabel(IDLE_LARGE_BYTES)} upload alone on the same stack`;
+  const alone = { vs: [single, mbPerSecond(IDLE_LARGE_BYTES, idleLargeMs)] } as const;
+  const aggregate = mbPerSecond(bytes, elapsedMs);
   const { problems, checkedFiles } = integrity.json;
   await writeResult(
     "load",
     [
       figure("load.completed", "uploads completed", "count", done.length),
       figure("load.failed", "uploads failed", "count", failures.length),
-      figure(
-        "load.aggregate",
-        `${concurrent} concurrent mixed uploads, aggregate`,
-        "MB/s",
-        mbPerSecond(bytes, elapsedMs),
-        {
-          vs: [single, mbPerSecond(IDLE_LARGE_BYTES, idleLarge.ms)],
-        },
-      ),
+      figure("load.aggregate", `${concurrent} concurrent mixed uploads, aggregate`, "MB/s", aggregate, alone),
       figure("load.small.p50", "1 KiB upload p50 under load", "ms", percentile(small, 50), idle),
       figure("load.small.p95", "1 KiB upload p95 under load", "ms", percentile(small, 95), idle),
       figure("load.rss.web", "web peak RSS after the load", "MB", rss.web / MB, before("web")),

@@ -1,13 +1,13 @@
 /**
  * Depot for the benchmarks, from the one stack starter (scripts/stack.ts): real processes on loopback ports, on
- * E2E_PORT_BASE (or BENCH_PORT_BASE) + 10..14 when set, else on free ones; stopped at cleanup.
+ * E2E_PORT_BASE + 10..14 when set, else on free ones; stopped at cleanup. Each comes with its upload client.
  */
 import { cp, mkdir, readFile, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ensureCohort } from "@depot/db";
 import { ADMIN, repoRoot, type StackOptions, signIn, startStack } from "../scripts/stack";
-import { childEnv, onCleanup, withDb } from "./lib";
+import { childEnv, clientRunner, onCleanup, withDb } from "./lib";
 
 const WEB_APP = join(repoRoot, "apps/web");
 /** What the production web server reads at run time besides its build; the rest of .next is build-time only. */
@@ -47,7 +47,7 @@ async function snapshotWebApp(workDir: string): Promise<string> {
   }
 }
 
-const portBase = Number(process.env.E2E_PORT_BASE ?? process.env.BENCH_PORT_BASE ?? 0);
+const portBase = Number(process.env.E2E_PORT_BASE ?? 0);
 const port = (offset: number) => (portBase ? portBase + offset : undefined);
 
 async function benchStack(workDir: string, name: string, options: Omit<StackOptions, "dataDir">) {
@@ -76,14 +76,17 @@ export async function startDepot(workDir: string, options: Pick<StackOptions, "w
     webAppDir: await snapshotWebApp(workDir),
   });
   const { cohort } = await withDb(stack.databaseUrl, 1, ({ db }) => ensureCohort(db, { name: "Benchmark cohort" }));
-  const [storage, web] = [stack.storage[0]!, stack.web[0]!];
+  const [storage, web, cookie] = [stack.storage[0]!, stack.web[0]!, await signIn(stack.webUrl, ADMIN)];
   return {
     ...stack,
     storageRoot: stack.storageRoot ?? "",
     cohortId: cohort.id,
-    cookie: await signIn(stack.webUrl, ADMIN),
+    cookie,
+    runClient: clientRunner({ BENCH_API_KEY: stack.apiKey, BENCH_COOKIE: cookie }),
     storagePid: () => storage.pid() ?? 0,
     webPid: () => web.pid() ?? 0,
+    /** Both servers, for CPU accounting; the web's pid changes with restartWeb. */
+    pids: () => ({ web: web.pid() ?? 0, storage: storage.pid() ?? 0 }),
     restartWeb: () => web.restart(),
   };
 }
@@ -102,7 +105,8 @@ export async function startStorage(workDir: string, storageEnv: Record<string, s
     ports: { storage: port(13), postgres: port(14) },
     storageEnv,
   });
-  return { ...stack, service: stack.storage[0]!, pid: () => stack.storage[0]!.pid() ?? 0 };
+  const [service, runClient] = [stack.storage[0]!, clientRunner({ BENCH_API_KEY: stack.apiKey })];
+  return { ...stack, service, runClient, pid: () => service.pid() ?? 0 };
 }
 
 /** Removes an upload so that the next measurement starts on free disk: a file (object and all), or a bare object. */

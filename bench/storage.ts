@@ -12,7 +12,6 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { createS3Client, S3_UPLOAD_PART_BYTES, S3_UPLOAD_QUEUE_SIZE } from "../apps/storage/src/drivers/s3";
 import { startRgw } from "../scripts/rgw";
 import {
-  clientRunner,
   figure,
   GiB,
   MB,
@@ -23,7 +22,6 @@ import {
   report,
   runBenchmark,
   serverRss,
-  sizeLabel,
   withCpu,
   workFolder,
   writeResult,
@@ -47,7 +45,6 @@ async function s3Pair(workDir: string) {
   const s3 = createS3Client(disk);
   onCleanup("S3 client", async () => s3.destroy());
   const storage = await startStorage(workDir, { STORAGE_CONFIG: JSON.stringify({ disks: { workspace: disk } }) });
-  const run = clientRunner({ BENCH_API_KEY: storage.apiKey });
   const ms = { direct: [] as number[], service: [] as number[] };
   const cpu: Record<"direct" | "service", Record<string, number>> = { direct: {}, service: {} };
   const { gateway, osd } = rgw.pids();
@@ -67,15 +64,11 @@ async function s3Pair(workDir: string) {
     if (head.ContentLength !== UPLOAD_BYTES) throw new Error(`S3 stored ${head.ContentLength} bytes`);
     await s3.send(new DeleteObjectCommand({ Bucket: rgw.bucket, Key: key }));
     report(`S3 round ${round + 1}, direct`, UPLOAD_BYTES, direct.result);
-    const job = { target: { route: "direct", servicesUrl: storage.servicesUrl, key: `bench/s3-${round}` } } as const;
+    const target = { route: "direct", servicesUrl: storage.servicesUrl, key: `bench/s3-${round}` } as const;
+    const job = { target, bytes: UPLOAD_BYTES };
     const pids = { service: storage.pid(), gateway, osd };
-    const viaService = await measureUpload(
-      run,
-      `S3 round ${round + 1}, via the service`,
-      { ...job, bytes: UPLOAD_BYTES },
-      pids,
-    );
-    await s3.send(new DeleteObjectCommand({ Bucket: rgw.bucket, Key: `${disk.prefix}${job.target.key}` }));
+    const viaService = await measureUpload(storage.runClient, `S3 round ${round + 1}, via the service`, job, pids);
+    await s3.send(new DeleteObjectCommand({ Bucket: rgw.bucket, Key: `${disk.prefix}${target.key}` }));
     ms.direct.push(direct.result);
     ms.service.push(viaService.ms);
     add(cpu.direct, direct.cpu);
@@ -109,7 +102,6 @@ async function main(): Promise<void> {
   const writeRate = report("raw write + fsync", UPLOAD_BYTES, await writeMs(join(workDir, "raw"), UPLOAD_BYTES, "end"));
   const shaRate = report("sha256 in memory", UPLOAD_BYTES, sha256Ms(UPLOAD_BYTES));
   const storage = await startStorage(workDir);
-  const run = clientRunner({ BENCH_API_KEY: storage.apiKey });
   const diskDir = storage.storageRoot!;
 
   /** One upload straight to a fresh service process on an empty local disk; its rate and the service's peak RSS. */
@@ -119,7 +111,7 @@ async function main(): Promise<void> {
     await mkdir(diskDir);
     await storage.service.start();
     const target = { route: "direct", servicesUrl: storage.servicesUrl, key: "bench/plain" } as const;
-    const { rate } = await measureUpload(run, `upload to the service (${sizeLabel(bytes)})`, { target, bytes }, {});
+    const { rate } = await measureUpload(storage.runClient, "upload to the service", { target, bytes }, {});
     const peakRss = await serverRss(storage.pid());
     console.log(`   peak RSS ${(peakRss / MB).toFixed(0)} MB`);
     return { rate, peakRss };

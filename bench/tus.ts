@@ -8,7 +8,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { buildStorageKey } from "@depot/contract";
@@ -18,10 +18,12 @@ import { createS3Client } from "../apps/storage/src/drivers/s3";
 import { waitFor } from "../scripts/readiness";
 import { startRgw } from "../scripts/rgw";
 import type { Target } from "./client";
+
+type TusTarget = Target & { route: "tus" };
+
 import {
   type ClientRunner,
   childEnv,
-  clientRunner,
   figure,
   GiB,
   MiB,
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
   const runs: Record<string, Run> = {};
 
   /** One 1 GiB upload (after a 1 MiB warm-up on the same route), timed, with the CPU of `pids`. */
-  const measure = async (name: string, run: ClientRunner, target: () => Promise<Target>, pids: Pids) => {
+  const measure = async (name: string, run: ClientRunner, target: () => Promise<TusTarget>, pids: Pids) => {
     const digest = !name.endsWith("-store"); // the baselines report none: what they stored is checked below
     await measureUpload(run, `${name} warm-up`, { target: await target(), bytes: MiB }, {}, digest);
     const job = { target: await target(), bytes: BYTES };
@@ -93,7 +95,7 @@ async function main(): Promise<void> {
       ms: upload.ms,
       lastPatchMs: upload.finalRequestMs ?? Number.NaN,
       cpu,
-      fileId: upload.fileId ?? (job.target.route === "tus" ? job.target.fileId : undefined),
+      fileId: upload.fileId ?? job.target.fileId,
       expectedSha256: upload.expectedSha256,
     };
     return runs[name];
@@ -103,34 +105,34 @@ async function main(): Promise<void> {
   const files = join(workDir, "tus-files");
   await mkdir(files);
   const fileStore = await startBaseline("file", files);
-  const runDepot = clientRunner({ BENCH_API_KEY: stack.apiKey, BENCH_COOKIE: stack.cookie });
-  const tus = (url: string, extra: { cohortId?: string; fileId?: string } = {}) =>
-    ({ route: "tus", url, chunkBytes: CHUNK_BYTES, ...extra }) as const;
-  const depotPids = { web: stack.webPid(), storage: stack.storagePid() };
-  await measure("file-store", runDepot, async () => tus(fileStore.url), { baseline: fileStore.pid });
+  const tus = (url: string, extra: { cohortId?: string; fileId?: string } = {}): TusTarget => ({
+    route: "tus",
+    url,
+    chunkBytes: CHUNK_BYTES,
+    ...extra,
+  });
+  const depotPids = stack.pids();
+  await measure("file-store", stack.runClient, async () => tus(fileStore.url), { baseline: fileStore.pid });
   await fileStore.stop();
-  // @tus/server reports no digest: hash what its file store wrote instead.
-  const sizes = await Promise.all(
-    (await readdir(files)).map(async (name) => ({ name, ...(await stat(join(files, name))) })),
-  );
-  const storedFile = sizes.find((file) => file.size === BYTES && !file.name.endsWith(".json"));
-  if (!storedFile || (await sha256File(join(files, storedFile.name))) !== runs["file-store"]!.expectedSha256) {
+  // @tus/server reports no digest: hash what its file store wrote instead (beside each upload, a .json of its own).
+  const uploads = (await readdir(files)).filter((name) => !name.endsWith(".json"));
+  const digests = await Promise.all(uploads.map((name) => sha256File(join(files, name))));
+  if (!digests.includes(runs["file-store"]!.expectedSha256))
     throw new Error("@tus/file-store does not hold the bytes the client sent");
-  }
   await rm(files, { recursive: true });
   const viaWeb = tus(new URL("/api/uploads/tus/", stack.webUrl).href, { cohortId: stack.cohortId });
-  await deleteUpload(stack, await measure("web", runDepot, async () => viaWeb, depotPids));
+  await deleteUpload(stack, await measure("web", stack.runClient, async () => viaWeb, depotPids));
   /** Storage's own tus route, with a new file row for every upload. */
   const toStorage = (servicesUrl: string) => async () =>
     tus(new URL("/internal/tus/", servicesUrl).href, { fileId: await fileRow(stack.databaseUrl, stack.cohortId) });
-  await deleteUpload(stack, await measure("storage", runDepot, toStorage(stack.servicesUrl), depotPids));
+  await deleteUpload(stack, await measure("storage", stack.runClient, toStorage(stack.servicesUrl), depotPids));
 
   // 2. Ceph RGW: @tus/s3-store, then Depot's storage service with an S3 disk on the same bucket.
   const rgw = await startRgw({ bucket: "depot-bench", memstoreBytes: 4 * GiB });
   onCleanup("RADOS Gateway", () => rgw.stop());
   const s3Pids = rgw.pids();
   const s3Store = await startBaseline("s3", JSON.stringify(rgw.disk({ prefix: "tus-s3-store/" })));
-  await measure("s3-store", runDepot, async () => tus(s3Store.url), { baseline: s3Store.pid, ...s3Pids });
+  await measure("s3-store", stack.runClient, async () => tus(s3Store.url), { baseline: s3Store.pid, ...s3Pids });
   await s3Store.stop();
   const s3 = createS3Client(rgw.disk());
   onCleanup("S3 client", async () => s3.destroy());
@@ -142,8 +144,8 @@ async function main(): Promise<void> {
     { STORAGE_CONFIG: JSON.stringify({ disks: { workspace: rgw.disk() } }), AUDIT_VERIFY_INTERVAL_MINUTES: "0" },
     stack.databaseUrl,
   );
-  const runS3 = clientRunner({ BENCH_API_KEY: s3Storage.apiKey });
-  await measure("s3-storage", runS3, toStorage(s3Storage.servicesUrl), { storage: s3Storage.pid(), ...s3Pids });
+  const s3StoragePids = { storage: s3Storage.pid(), ...s3Pids };
+  await measure("s3-storage", s3Storage.runClient, toStorage(s3Storage.servicesUrl), s3StoragePids);
   await s3Storage.stop();
 
   // What the disk and the hash add: an fsync after every 8 MiB (Depot answers a PATCH once its bytes are durable;
@@ -157,23 +159,16 @@ async function main(): Promise<void> {
   console.log(`disk and hash: ${JSON.stringify(disk)}`);
   const rate = (name: string) => mbPerSecond(BYTES, runs[name]!.ms);
   const lastPatch = (name: string) => runs[name]!.lastPatchMs / 1000;
-  const vsFileStore = ["@tus/server + @tus/file-store", rate("file-store")] as [string, number];
-  const fileStorePatch = ["@tus/file-store's last PATCH", lastPatch("file-store")] as [string, number];
+  const vs = ["@tus/server + @tus/file-store", rate("file-store")] as const;
+  const vsPatch = { vs: ["@tus/file-store's last PATCH", lastPatch("file-store")] } as const;
+  const webPatch = "last PATCH of the 1 GiB upload through the web";
   await writeResult(
     "tus",
     [
-      figure("tus.web", "1 GiB tus through the web", "MB/s", rate("web"), { vs: vsFileStore, goal: "ratio >= 0.9" }),
-      figure("tus.storage", "1 GiB tus straight to storage", "MB/s", rate("storage"), {
-        vs: vsFileStore,
-        goal: "ratio >= 1",
-      }),
-      figure("tus.web.last_patch", "last PATCH of the 1 GiB upload through the web", "s", lastPatch("web"), {
-        vs: fileStorePatch,
-        goal: "value <= 0.5",
-      }),
-      figure("tus.storage.last_patch", "last PATCH straight to storage", "s", lastPatch("storage"), {
-        vs: fileStorePatch,
-      }),
+      figure("tus.web", "1 GiB tus through the web", "MB/s", rate("web"), { vs, goal: "ratio >= 0.9" }),
+      figure("tus.storage", "1 GiB tus straight to storage", "MB/s", rate("storage"), { vs, goal: "ratio >= 1" }),
+      figure("tus.web.last_patch", webPatch, "s", lastPatch("web"), { ...vsPatch, goal: "value <= 0.5" }),
+      figure("tus.storage.last_patch", "last PATCH straight to storage", "s", lastPatch("storage"), vsPatch),
       figure("tus.s3", "1 GiB tus straight to storage, S3 disk on RGW", "MB/s", rate("s3-storage"), {
         vs: ["@tus/server + @tus/s3-store, same bucket", rate("s3-store")],
         goal: "ratio >= 0.9",

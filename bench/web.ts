@@ -5,19 +5,7 @@
  * otherwise a throwaway embedded PostgreSQL.
  */
 import type { ClientJob } from "./client";
-import {
-  clientRunner,
-  figure,
-  GiB,
-  MB,
-  MiB,
-  measureUpload,
-  runBenchmark,
-  serverRss,
-  sizeLabel,
-  workFolder,
-  writeResult,
-} from "./lib";
+import { figure, GiB, MB, MiB, measureUpload, runBenchmark, serverRss, workFolder, writeResult } from "./lib";
 import { deleteUpload, startDepot } from "./stack";
 
 const UPLOAD_BYTES = GiB;
@@ -25,11 +13,10 @@ const RSS_SIZES = [256 * MiB, 2 * GiB] as const;
 
 async function main(): Promise<void> {
   const stack = await startDepot(await workFolder("depot-bench-web-"));
-  const run = clientRunner({ BENCH_API_KEY: stack.apiKey, BENCH_COOKIE: stack.cookie });
   const web = { route: "web", webUrl: stack.webUrl, cohortId: stack.cohortId } as const;
   /** One upload with both servers' CPU seconds; the file goes away afterwards. */
   const upload = async (label: string, job: ClientJob) => {
-    const measured = await measureUpload(run, label, job, { web: stack.webPid(), storage: stack.storagePid() });
+    const measured = await measureUpload(stack.runClient, label, job, stack.pids());
     const key = job.target.route === "direct" ? job.target.key : undefined;
     await deleteUpload(stack, { fileId: measured.upload.fileId, key });
     return measured;
@@ -37,16 +24,16 @@ async function main(): Promise<void> {
 
   // Next.js loads a route's code on its first request: warm it up so no measurement pays for that.
   await upload("warm-up", { target: web, bytes: MiB });
-  const direct = await upload("1 GiB straight to storage", {
+  const direct = await upload("straight to storage", {
     target: { route: "direct", servicesUrl: stack.servicesUrl, key: "bench/direct" },
     bytes: UPLOAD_BYTES,
   });
-  const viaWeb = await upload("1 GiB through the web", { target: web, bytes: UPLOAD_BYTES });
+  const viaWeb = await upload("through the web", { target: web, bytes: UPLOAD_BYTES });
 
   const peakRss: number[] = [];
   for (const bytes of RSS_SIZES) {
     await stack.restartWeb();
-    await upload(`${sizeLabel(bytes)} through a fresh web process`, { target: web, bytes });
+    await upload("through a fresh web process", { target: web, bytes });
     peakRss.push(await serverRss(stack.webPid()));
   }
 

@@ -45,8 +45,7 @@ type UploadOutcome = {
 /** One upload: its outcome, when it was answered (epoch ms) and the digest of the bytes sent. */
 export type UploadResult = UploadOutcome & { ms: number; endedAt: number; bytes: number; expectedSha256: string };
 
-/** wallMs: from the first request to the last answer. */
-export type ClientResult = { wallMs: number; uploads: UploadResult[] };
+export type ClientResult = { uploads: UploadResult[] };
 
 const job = JSON.parse(process.argv[2] ?? "") as ClientJob;
 const apiKey = process.env.BENCH_API_KEY ?? "";
@@ -166,7 +165,6 @@ async function main(): Promise<ClientResult> {
   let next = 0;
   let budget = mix?.budgetBytes ?? Number.POSITIVE_INFINITY;
   if (mix) await sleep(Math.max(0, mix.startAt - Date.now()));
-  const startedAt = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       for (let index = next++; index < count && !(mix && Date.now() >= mix.stopAt); index = next++) {
@@ -183,9 +181,8 @@ async function main(): Promise<ClientResult> {
       }
     }),
   );
-  const result: ClientResult = { wallMs: performance.now() - startedAt, uploads };
   agent.destroy();
-  return result;
+  return { uploads };
 }
 
 // A failure prints the error's name, code and message only.

@@ -80,8 +80,6 @@ export async function workFolder(prefix: string): Promise<string> {
   return dir;
 }
 
-// Child processes
-
 /** Only what a child needs: no inherited configuration can leak into a measured process. */
 export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const passed = ["PATH", "HOME", "TMPDIR"].filter((name) => process.env[name] !== undefined);
@@ -135,10 +133,7 @@ export function startChild(label: string, args: string[], env: NodeJS.ProcessEnv
   return { process: child, pid: child.pid, closed, stdout: () => stdout, outputTail, stop };
 }
 
-/**
- * Runs a TypeScript entry point to its end; returns its exit code and the JSON it printed (from its first "{").
- * Secrets travel in the environment only.
- */
+/** Runs a TypeScript entry point to its end: its exit code and the JSON it printed (from its first "{"); secrets in env. */
 export async function runJson<R>(label: string, args: string[], env: Env, timeoutMs: number, cwd?: string) {
   const startedAt = performance.now();
   const child = startChild(label, args, childEnv(env), { cwd, timeoutMs });
@@ -168,10 +163,7 @@ export const clientRunner =
 export const stored = (upload: UploadResult) =>
   upload.status >= 200 && upload.status <= 299 && upload.sha256 === upload.expectedSha256;
 
-/**
- * An upload counts only if the server stored exactly the bytes sent (the baselines report no digest: the caller
- * checks what they stored); returns the first upload.
- */
+/** The first upload; each must have stored exactly the bytes sent (baselines report no digest: the caller checks). */
 export function checkStored(what: string, result: ClientResult, reportsDigest = true): UploadResult {
   const failed = result.uploads.find((upload) => (reportsDigest ? !stored(upload) : upload.status !== 204));
   if (failed) throw new Error(`${what}: ${failed.status} ${failed.error ?? "the server reported another sha256"}`);
@@ -189,7 +181,6 @@ export async function measureUpload(run: ClientRunner, label: string, job: Clien
   return { upload, cpu, ms: upload.ms, rate };
 }
 
-/** `work` on a connection pool of `max` to `url`, closed afterwards. */
 export async function withDb<T>(url: string, max: number, work: (conn: ReturnType<typeof createDb>) => Promise<T>) {
   const conn = createDb(url, { max });
   try {
@@ -198,8 +189,6 @@ export async function withDb<T>(url: string, max: number, work: (conn: ReturnTyp
     await conn.close();
   }
 }
-
-// Measurements, options and formatting
 
 async function statusField(pid: number, field: "VmHWM" | "VmRSS"): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
@@ -313,7 +302,6 @@ export function figure(id: string, text: string, unit: string, value: number | n
 const startedAt = new Date();
 const loadAtStart = loadavg();
 
-/** Writes bench/results/<benchmark>.json and prints its figures, one JSON line each. */
 export async function writeResult(benchmark: string, figures: Figure[], details: Json, options?: Json) {
   const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
   const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown";

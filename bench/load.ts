@@ -141,12 +141,9 @@ async function main(): Promise<void> {
   const bytes = done.reduce((total, u) => total + u.bytes, 0);
   const elapsedMs = Math.max(...uploads.map((u) => u.endedAt)) - startAt;
   const small = done.filter((u) => u.bytes === KiB).map((u) => u.ms);
+  const counted = (size: number, ok: boolean) => uploads.filter((u) => u.bytes === size && stored(u) === ok).length;
   const bySize = Object.fromEntries(
-    MIX.map(({ bytes: size }) => {
-      const ofSize = uploads.filter((u) => u.bytes === size);
-      const completed = ofSize.filter(stored).length;
-      return [sizeLabel(size), { completed, failed: ofSize.length - completed }];
-    }),
+    MIX.map(({ bytes: size }) => [sizeLabel(size), { completed: counted(size, true), failed: counted(size, false) }]),
   );
   for (const failure of failures.slice(0, 10)) console.log(`   failed: ${JSON.stringify(failure)}`);
 

@@ -24,10 +24,7 @@ export function* payloadPieces(length: number, chunk: Buffer, start = 0): Genera
   }
 }
 
-/**
- * The bytes of one upload, the payload from `offset` on: `pieces(start, length)` yields bytes [start, start + length)
- * of it. Its digest is computed once, up front.
- */
+/** One upload of `bytes`, the payload from `offset` on, with its digest (computed up front) and its pieces. */
 export function payloadContent(bytes: number, chunk: Buffer, offset = 0) {
   const hash = createHash("sha256");
   for (const piece of payloadPieces(bytes, chunk, offset)) hash.update(piece);
@@ -45,15 +42,12 @@ export async function writeMs(path: string, bytes: number, fsync: "never" | "end
   const chunk = payloadChunk();
   const handle = await open(path, "wx");
   const startedAt = performance.now();
-  try {
-    for (let offset = 0; offset < bytes; offset += chunk.length) {
-      await handle.write(chunk, 0, chunk.length, offset);
-      if (fsync === "each") await handle.sync();
-    }
-    if (fsync === "end") await handle.sync();
-  } finally {
-    await handle.close();
+  for (let offset = 0; offset < bytes; offset += chunk.length) {
+    await handle.write(chunk, 0, chunk.length, offset);
+    if (fsync === "each") await handle.sync();
   }
+  if (fsync === "end") await handle.sync();
+  await handle.close();
   const ms = performance.now() - startedAt;
   await rm(path);
   return ms;

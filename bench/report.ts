@@ -15,16 +15,12 @@ const BENCH_TIMEOUT_MS = 45 * 60_000;
 async function runScript(name: string, args: string[]): Promise<void> {
   console.log(`\n=== bench/${name}.ts ${args.join(" ")}`);
   const script = `bench/${name}.ts`;
-  const child = startChild(script, [script, ...args], process.env, {
-    stdout: "inherit",
-    stopWaitMs: 90_000,
-    timeoutMs: BENCH_TIMEOUT_MS,
-  });
+  const options = { stdout: "inherit", stopWaitMs: 90_000, timeoutMs: BENCH_TIMEOUT_MS } as const;
+  const child = startChild(script, [script, ...args], process.env, options);
   const outcome = await child.closed;
   if (outcome !== 0) throw new Error(`${script} ended: ${outcome}: ${child.outputTail()}`);
 }
 
-/** A benchmark's figures as a Markdown table. */
 function table(figures: Figure[]): string {
   const n = (v: number | null | undefined, unit = "") =>
     v === null || v === undefined ? "-" : v.toFixed(unit !== "count" && (unit === "s" || Math.abs(v) < 10) ? 2 : 0);

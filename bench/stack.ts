@@ -1,11 +1,14 @@
 /**
  * Depot for the benchmarks, from the one stack starter (scripts/stack.ts): real processes on loopback ports, on
- * E2E_PORT_BASE + 10..14 when set, else on free ones; stopped at cleanup. Each comes with its upload client.
+ * E2E_PORT_BASE + 10..14 when set, else on free ones, each with its upload client; and the S3 server of the S3
+ * benchmarks. All stopped at cleanup.
  */
 import { cp, mkdir, readFile, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ensureCohort } from "@depot/db";
+import { createS3Client } from "../apps/storage/src/drivers/s3";
+import { startRgw } from "../scripts/rgw";
 import { ADMIN, repoRoot, type StackOptions, signIn, startStack } from "../scripts/stack";
 import { childEnv, clientRunner, onCleanup, withDb } from "./lib";
 
@@ -93,10 +96,7 @@ export async function startDepot(workDir: string, options: Pick<StackOptions, "w
 
 export type DepotStack = Awaited<ReturnType<typeof startDepot>>;
 
-/**
- * The storage service alone; `storageEnv` may name its disks (STORAGE_CONFIG). On `databaseUrl` when given, else on
- * a fresh database.
- */
+/** The storage service alone (its disks in storageEnv.STORAGE_CONFIG), on `databaseUrl` or a fresh database. */
 export async function startStorage(workDir: string, storageEnv: Record<string, string> = {}, databaseUrl?: string) {
   const stack = await benchStack(workDir, `storage-${storageEnv.STORAGE_CONFIG ? "config" : "local"}`, {
     replicas: { web: 0 },
@@ -107,6 +107,16 @@ export async function startStorage(workDir: string, storageEnv: Record<string, s
   });
   const [service, runClient] = [stack.storage[0]!, clientRunner({ BENCH_API_KEY: stack.apiKey })];
   return { ...stack, service, runClient, pid: () => service.pid() ?? 0 };
+}
+
+/** Ceph's RADOS Gateway with a bucket, an S3 client on it, and `storageEnv` for a workspace disk in that bucket. */
+export async function startS3(memstoreBytes: number) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const rgw = await startRgw({ bucket: "depot-bench", memstoreBytes });
+  onCleanup("RADOS Gateway", () => rgw.stop());
+  const s3 = createS3Client(rgw.disk());
+  onCleanup("S3 client", async () => s3.destroy());
+  return { rgw, s3, storageEnv: { STORAGE_CONFIG: JSON.stringify({ disks: { workspace: rgw.disk() } }) } };
 }
 
 /** Removes an upload so that the next measurement starts on free disk: a file (object and all), or a bare object. */

@@ -9,8 +9,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { DeleteObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { createS3Client, S3_UPLOAD_PART_BYTES, S3_UPLOAD_QUEUE_SIZE } from "../apps/storage/src/drivers/s3";
-import { startRgw } from "../scripts/rgw";
+import { S3_UPLOAD_PART_BYTES, S3_UPLOAD_QUEUE_SIZE } from "../apps/storage/src/drivers/s3";
 import {
   figure,
   GiB,
@@ -18,7 +17,6 @@ import {
   MiB,
   mbPerSecond,
   measureUpload,
-  onCleanup,
   report,
   runBenchmark,
   serverRss,
@@ -27,7 +25,7 @@ import {
   writeResult,
 } from "./lib";
 import { payloadChunk, payloadPieces, sha256Ms, writeMs } from "./payload";
-import { startStorage } from "./stack";
+import { startS3, startStorage } from "./stack";
 
 const UPLOAD_BYTES = GiB;
 const RSS_SIZES = [256 * MiB, 2 * GiB] as const;
@@ -39,12 +37,8 @@ const S3_ROUNDS = 2;
  * of every process on each path.
  */
 async function s3Pair(workDir: string) {
-  const rgw = await startRgw({ bucket: "depot-bench", memstoreBytes: 6 * GiB });
-  onCleanup("RADOS Gateway", () => rgw.stop());
-  const disk = rgw.disk();
-  const s3 = createS3Client(disk);
-  onCleanup("S3 client", async () => s3.destroy());
-  const storage = await startStorage(workDir, { STORAGE_CONFIG: JSON.stringify({ disks: { workspace: disk } }) });
+  const { rgw, s3, storageEnv } = await startS3(6 * GiB);
+  const storage = await startStorage(workDir, storageEnv);
   const ms = { direct: [] as number[], service: [] as number[] };
   const cpu: Record<"direct" | "service", Record<string, number>> = { direct: {}, service: {} };
   const { gateway, osd } = rgw.pids();
@@ -68,7 +62,7 @@ async function s3Pair(workDir: string) {
     const job = { target, bytes: UPLOAD_BYTES };
     const pids = { service: storage.pid(), gateway, osd };
     const viaService = await measureUpload(storage.runClient, `S3 round ${round + 1}, via the service`, job, pids);
-    await s3.send(new DeleteObjectCommand({ Bucket: rgw.bucket, Key: `${disk.prefix}${target.key}` }));
+    await s3.send(new DeleteObjectCommand({ Bucket: rgw.bucket, Key: `${rgw.disk().prefix}${target.key}` }));
     ms.direct.push(direct.result);
     ms.service.push(viaService.ms);
     add(cpu.direct, direct.cpu);
@@ -93,7 +87,6 @@ async function s3Pair(workDir: string) {
 
 async function main(): Promise<void> {
   const workDir = await workFolder("depot-bench-");
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   if (process.env.BENCH_STORAGE_ONLY === "s3") {
     const s3 = await s3Pair(workDir);
     return writeResult("storage-s3", [s3.figure], s3.details);

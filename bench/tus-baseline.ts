@@ -44,6 +44,5 @@ const stop = () => {
   server.close(() => process.exit(0));
   server.closeAllConnections();
 };
-process.once("SIGTERM", stop);
-process.once("SIGINT", stop);
+for (const signal of ["SIGTERM", "SIGINT"]) process.once(signal, stop);
 process.stdin.on("end", stop).on("close", stop).resume();

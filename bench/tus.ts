@@ -14,13 +14,8 @@ import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { buildStorageKey } from "@depot/contract";
 import { createFileRecord } from "@depot/db";
 import { freePort } from "@depot/db/testing";
-import { createS3Client } from "../apps/storage/src/drivers/s3";
 import { waitFor } from "../scripts/readiness";
-import { startRgw } from "../scripts/rgw";
 import type { Target } from "./client";
-
-type TusTarget = Target & { route: "tus" };
-
 import {
   type ClientRunner,
   childEnv,
@@ -29,7 +24,6 @@ import {
   MiB,
   mbPerSecond,
   measureUpload,
-  onCleanup,
   type Pids,
   runBenchmark,
   startChild,
@@ -38,20 +32,11 @@ import {
   writeResult,
 } from "./lib";
 import { sha256Ms, writeMs } from "./payload";
-import { deleteUpload, startDepot, startStorage } from "./stack";
+import { deleteUpload, startDepot, startS3, startStorage } from "./stack";
 
 const BYTES = GiB;
 const CHUNK_BYTES = 8 * MiB;
-
-async function startBaseline(kind: "file" | "s3", where: string) {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}/files/`;
-  const label = `@tus/server with @tus/${kind}-store`;
-  // stdin is a pipe so that the baseline notices (EOF) when the bench dies without cleaning up.
-  const child = startChild(label, ["bench/tus-baseline.ts", String(port), kind, where], childEnv(), { stdin: "pipe" });
-  await waitFor(label, async () => (await fetch(url, { method: "OPTIONS" })).status === 204, child.process, 60_000);
-  return { url, pid: child.pid, stop: child.stop };
-}
+type TusTarget = Target & { route: "tus" };
 
 /** A file row for an upload straight to storage, as the web would create it. */
 async function fileRow(databaseUrl: string, cohortId: string): Promise<string> {
@@ -80,10 +65,11 @@ async function sha256File(path: string): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const workDir = await workFolder("depot-bench-tus-");
   const stack = await startDepot(workDir, { storageEnv: { AUDIT_VERIFY_INTERVAL_MINUTES: "0" } });
   const runs: Record<string, Run> = {};
+  const tus = (url: string, extra: { cohortId?: string; fileId?: string } = {}) =>
+    ({ route: "tus", url, chunkBytes: CHUNK_BYTES, ...extra }) as const;
 
   /** One 1 GiB upload (after a 1 MiB warm-up on the same route), timed, with the CPU of `pids`. */
   const measure = async (name: string, run: ClientRunner, target: () => Promise<TusTarget>, pids: Pids) => {
@@ -100,20 +86,23 @@ async function main(): Promise<void> {
     };
     return runs[name];
   };
+  /** @tus/server with one of its stores, standalone: measured as Depot is, then stopped. */
+  const baseline = async (kind: "file" | "s3", where: string, pids: Pids = {}) => {
+    const [port, label] = [await freePort(), `@tus/server with @tus/${kind}-store`];
+    const url = `http://127.0.0.1:${port}/files/`;
+    // stdin is a pipe so that the baseline notices (EOF) when the bench dies without cleaning up.
+    const child = startChild(label, ["bench/tus-baseline.ts", String(port), kind, where], childEnv(), {
+      stdin: "pipe",
+    });
+    await waitFor(label, async () => (await fetch(url, { method: "OPTIONS" })).status === 204, child.process, 60_000);
+    await measure(`${kind}-store`, stack.runClient, async () => tus(url), { baseline: child.pid, ...pids });
+    await child.stop();
+  };
 
   // 1. The local disk: @tus/file-store, then Depot through the web and straight to storage.
   const files = join(workDir, "tus-files");
   await mkdir(files);
-  const fileStore = await startBaseline("file", files);
-  const tus = (url: string, extra: { cohortId?: string; fileId?: string } = {}): TusTarget => ({
-    route: "tus",
-    url,
-    chunkBytes: CHUNK_BYTES,
-    ...extra,
-  });
-  const depotPids = stack.pids();
-  await measure("file-store", stack.runClient, async () => tus(fileStore.url), { baseline: fileStore.pid });
-  await fileStore.stop();
+  await baseline("file", files);
   // @tus/server reports no digest: hash what its file store wrote instead (beside each upload, a .json of its own).
   const uploads = (await readdir(files)).filter((name) => !name.endsWith(".json"));
   const digests = await Promise.all(uploads.map((name) => sha256File(join(files, name))));
@@ -121,29 +110,21 @@ async function main(): Promise<void> {
     throw new Error("@tus/file-store does not hold the bytes the client sent");
   await rm(files, { recursive: true });
   const viaWeb = tus(new URL("/api/uploads/tus/", stack.webUrl).href, { cohortId: stack.cohortId });
-  await deleteUpload(stack, await measure("web", stack.runClient, async () => viaWeb, depotPids));
+  await deleteUpload(stack, await measure("web", stack.runClient, async () => viaWeb, stack.pids()));
   /** Storage's own tus route, with a new file row for every upload. */
   const toStorage = (servicesUrl: string) => async () =>
     tus(new URL("/internal/tus/", servicesUrl).href, { fileId: await fileRow(stack.databaseUrl, stack.cohortId) });
-  await deleteUpload(stack, await measure("storage", stack.runClient, toStorage(stack.servicesUrl), depotPids));
+  await deleteUpload(stack, await measure("storage", stack.runClient, toStorage(stack.servicesUrl), stack.pids()));
 
   // 2. Ceph RGW: @tus/s3-store, then Depot's storage service with an S3 disk on the same bucket.
-  const rgw = await startRgw({ bucket: "depot-bench", memstoreBytes: 4 * GiB });
-  onCleanup("RADOS Gateway", () => rgw.stop());
+  const { rgw, s3, storageEnv } = await startS3(4 * GiB);
   const s3Pids = rgw.pids();
-  const s3Store = await startBaseline("s3", JSON.stringify(rgw.disk({ prefix: "tus-s3-store/" })));
-  await measure("s3-store", stack.runClient, async () => tus(s3Store.url), { baseline: s3Store.pid, ...s3Pids });
-  await s3Store.stop();
-  const s3 = createS3Client(rgw.disk());
-  onCleanup("S3 client", async () => s3.destroy());
+  await baseline("s3", JSON.stringify(rgw.disk({ prefix: "tus-s3-store/" })), s3Pids);
   const listed = await s3.send(new ListObjectsV2Command({ Bucket: rgw.bucket }));
   if (!listed.Contents?.some((object) => object.Size === BYTES))
     throw new Error("@tus/s3-store stored no 1 GiB object");
-  const s3Storage = await startStorage(
-    workDir,
-    { STORAGE_CONFIG: JSON.stringify({ disks: { workspace: rgw.disk() } }), AUDIT_VERIFY_INTERVAL_MINUTES: "0" },
-    stack.databaseUrl,
-  );
+  const s3Env = { ...storageEnv, AUDIT_VERIFY_INTERVAL_MINUTES: "0" };
+  const s3Storage = await startStorage(workDir, s3Env, stack.databaseUrl);
   const s3StoragePids = { storage: s3Storage.pid(), ...s3Pids };
   await measure("s3-storage", s3Storage.runClient, toStorage(s3Storage.servicesUrl), s3StoragePids);
   await s3Storage.stop();

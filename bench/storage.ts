@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { DeleteObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { S3_UPLOAD_PART_BYTES, S3_UPLOAD_QUEUE_SIZE } from "../apps/storage/src/drivers/s3";
+import { S3_UPLOAD_PART_BYTES as PART_BYTES, S3_UPLOAD_QUEUE_SIZE as QUEUE_SIZE } from "../apps/storage/src/drivers/s3";
 import {
   figure,
   GiB,
@@ -51,7 +51,7 @@ async function s3Pair(workDir: string) {
     const direct = await withCpu({ bench: process.pid, gateway, osd }, async () => {
       const startedAt = performance.now();
       const params = { Bucket: rgw.bucket, Key: key, Body: Readable.from(payloadPieces(UPLOAD_BYTES, chunk)) };
-      await new Upload({ client: s3, params, partSize: S3_UPLOAD_PART_BYTES, queueSize: S3_UPLOAD_QUEUE_SIZE }).done();
+      await new Upload({ client: s3, params, partSize: PART_BYTES, queueSize: QUEUE_SIZE }).done();
       return performance.now() - startedAt;
     });
     const head = await s3.send(new HeadObjectCommand({ Bucket: rgw.bucket, Key: key }));
@@ -70,19 +70,11 @@ async function s3Pair(workDir: string) {
   }
   await storage.stop();
   const best = (runs: number[]) => mbPerSecond(UPLOAD_BYTES, Math.min(...runs));
-  const label = `lib-storage Upload straight to the bucket, part ${S3_UPLOAD_PART_BYTES / MiB} MiB, queue ${S3_UPLOAD_QUEUE_SIZE}`;
-  return {
-    figure: figure("storage.s3", "1 GiB to an S3 disk (RGW) through the storage service", "MB/s", best(ms.service), {
-      vs: [label, best(ms.direct)],
-      goal: "ratio >= 0.9",
-    }),
-    details: {
-      s3PartBytes: S3_UPLOAD_PART_BYTES,
-      s3QueueSize: S3_UPLOAD_QUEUE_SIZE,
-      s3Ms: ms,
-      s3CpuSecondsPerGiB: cpu,
-    },
-  };
+  const label = `lib-storage Upload straight to the bucket, part ${PART_BYTES / MiB} MiB, queue ${QUEUE_SIZE}`;
+  const details = { s3PartBytes: PART_BYTES, s3QueueSize: QUEUE_SIZE, s3Ms: ms, s3CpuSecondsPerGiB: cpu };
+  const text = "1 GiB to an S3 disk (RGW) through the storage service";
+  const vs = [label, best(ms.direct)] as const;
+  return { figure: figure("storage.s3", text, "MB/s", best(ms.service), { vs, goal: "ratio >= 0.9" }), details };
 }
 
 async function main(): Promise<void> {

@@ -41,17 +41,9 @@ type TusTarget = Target & { route: "tus" };
 /** A file row for an upload straight to storage, as the web would create it. */
 async function fileRow(databaseUrl: string, cohortId: string): Promise<string> {
   const id = randomUUID();
-  await withDb(databaseUrl, 1, ({ db }) =>
-    createFileRecord(db, {
-      id,
-      cohortId,
-      uploaderId: null,
-      originalName: "bench.bin",
-      storageDisk: "workspace",
-      storageKey: buildStorageKey(cohortId, id),
-      kind: "submission",
-    }),
-  );
+  const row = { id, cohortId, uploaderId: null, originalName: "bench.bin", kind: "submission" } as const;
+  const storage = { storageDisk: "workspace", storageKey: buildStorageKey(cohortId, id) };
+  await withDb(databaseUrl, 1, ({ db }) => createFileRecord(db, { ...row, ...storage }));
   return id;
 }
 
@@ -77,13 +69,9 @@ async function main(): Promise<void> {
     await measureUpload(run, `${name} warm-up`, { target: await target(), bytes: MiB }, {}, digest);
     const job = { target: await target(), bytes: BYTES };
     const { upload, cpu } = await measureUpload(run, name, job, pids, digest);
-    runs[name] = {
-      ms: upload.ms,
-      lastPatchMs: upload.finalRequestMs ?? Number.NaN,
-      cpu,
-      fileId: upload.fileId ?? job.target.fileId,
-      expectedSha256: upload.expectedSha256,
-    };
+    const { ms, finalRequestMs, expectedSha256 } = upload;
+    const fileId = upload.fileId ?? job.target.fileId;
+    runs[name] = { ms, lastPatchMs: finalRequestMs ?? Number.NaN, cpu, fileId, expectedSha256 };
     return runs[name];
   };
   /** @tus/server with one of its stores, standalone: measured as Depot is, then stopped. */

@@ -24,10 +24,8 @@ async function main(): Promise<void> {
 
   // Next.js loads a route's code on its first request: warm it up so no measurement pays for that.
   await upload("warm-up", { target: web, bytes: MiB });
-  const direct = await upload("straight to storage", {
-    target: { route: "direct", servicesUrl: stack.servicesUrl, key: "bench/direct" },
-    bytes: UPLOAD_BYTES,
-  });
+  const toStorage = { route: "direct", servicesUrl: stack.servicesUrl, key: "bench/direct" } as const;
+  const direct = await upload("straight to storage", { target: toStorage, bytes: UPLOAD_BYTES });
   const viaWeb = await upload("through the web", { target: web, bytes: UPLOAD_BYTES });
 
   const peakRss: number[] = [];

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { appendAuditBatch } from "../audit/bulk";
 import { appendAudit } from "../audit/writer";
 import { createDb, type Database } from "../client";
 import { phiFileTracking } from "../schema";
@@ -139,6 +140,68 @@ describe("searchAudit", () => {
       expect(r.occurredAt.getTime()).toBeLessThanOrEqual(to.getTime());
     }
     expect(await searchAudit(db, { from: new Date(Date.now() + 3_600_000) })).toMatchObject({ total: 0 });
+  });
+});
+
+describe("searchAudit by date range", () => {
+  test("pages newest first by time, then id, both ways, when times and ids do not rise together", async () => {
+    const fresh = await createTestDatabase();
+    const other = createDb(fresh.url, { max: 1 });
+    try {
+      const day = (n: number) => new Date(Date.UTC(2025, 0, 1 + n));
+      // An import keeps the original times: out of order against the ids, some shared.
+      const days = [5, 1, 9, 3, 3, 7, 0, 12, 3, 8, 2, 6, 10, 4, 11];
+      await appendAuditBatch(
+        other.db,
+        days.map((n, i) => ({
+          occurredAt: day(n),
+          action: "imported",
+          outcome: "success",
+          serverRole: "cli",
+          hostname: "import",
+          requestId: `import-${i}`,
+          actorUserId: null,
+          actorIp: null,
+          actorUserAgent: null,
+          cohortId: null,
+          fileId: null,
+          disk: null,
+          storageKey: null,
+          bytes: i,
+          sha256: null,
+          error: null,
+          metadata: {},
+        })),
+      );
+      const range = { from: day(2), to: day(10) };
+      const all = (await searchAudit(other.db, { limit: 100 })).rows;
+      const expected = all
+        .filter((r) => r.occurredAt >= range.from && r.occurredAt <= range.to)
+        .sort((a, b) => b.occurredAt.getTime() - a.occurredAt.getTime() || (a.id < b.id ? 1 : -1))
+        .map((r) => r.id);
+      expect(expected).toHaveLength(11);
+
+      const seen: bigint[] = [];
+      const pages = [];
+      let page = await searchAudit(other.db, { ...range, limit: 4 });
+      pages.push(page);
+      seen.push(...page.rows.map((r) => r.id));
+      while (page.hasOlder) {
+        page = await searchAudit(other.db, { ...range, limit: 4, before: page.rows.at(-1)!.id });
+        pages.push(page);
+        seen.push(...page.rows.map((r) => r.id));
+      }
+      expect(seen).toEqual(expected);
+      expect(pages.map((p) => p.rows.length)).toEqual([4, 4, 3]);
+      const back = await searchAudit(other.db, { ...range, limit: 4, after: pages[2]!.rows[0]!.id });
+      expect(back.rows.map((r) => r.id)).toEqual(expected.slice(4, 8));
+      const top = await searchAudit(other.db, { ...range, limit: 4, after: back.rows[0]!.id });
+      expect(top.rows.map((r) => r.id)).toEqual(expected.slice(0, 4));
+      expect(top.hasNewer).toBe(false);
+    } finally {
+      await other.close();
+      await fresh.drop();
+    }
   });
 });
 

@@ -106,18 +106,34 @@ export type AuditPageQuery = AuditFilters & {
   after?: bigint;
 };
 
-/** The query behind a page of the trail, newest first (older first with `after`, reversed by searchAudit). */
+/**
+ * The query behind a page of the trail, newest first (older first with `after`, reversed by searchAudit). With a date
+ * range the order is (occurred_at, id): the range is then a slice of phi_tracking_occurred_idx and a page stops after
+ * its rows, where ordering by id alone has the planner walk the primary key back through every newer row (ids and
+ * times rise together, which its statistics do not know). `before` / `after` are still row ids: the page goes on from
+ * that row's place in the order.
+ */
 export function auditPageQuery(db: Queryable, q: AuditPageQuery, extra = 1) {
-  const where = and(
-    conditions(q),
-    q.before !== undefined ? lt(phiFileTracking.id, q.before) : undefined,
-    q.after !== undefined ? gt(phiFileTracking.id, q.after) : undefined,
-  );
+  const byTime = q.from !== undefined || q.to !== undefined;
+  const newerFirst = !(q.after !== undefined && q.before === undefined);
+  const where = and(conditions(q), keysetBound(q.before, "<", byTime), keysetBound(q.after, ">", byTime));
+  const direction = newerFirst ? desc : asc;
+  const order = byTime
+    ? [direction(phiFileTracking.occurredAt), direction(phiFileTracking.id)]
+    : [direction(phiFileTracking.id)];
   return selectWithNames(db)
     .where(where)
-    .orderBy(q.after !== undefined && q.before === undefined ? asc(phiFileTracking.id) : desc(phiFileTracking.id))
+    .orderBy(...order)
     .limit((q.limit ?? 50) + extra)
     .offset(q.offset ?? 0);
+}
+
+/** Rows before or after row `id` in the page's order: by id, or by (occurred_at, id) when the page is by time. */
+function keysetBound(id: bigint | undefined, op: "<" | ">", byTime: boolean): SQL | undefined {
+  if (id === undefined) return undefined;
+  if (!byTime) return op === "<" ? lt(phiFileTracking.id, id) : gt(phiFileTracking.id, id);
+  const row = sql`(select k.occurred_at, k.id from ${phiFileTracking} k where k.id = ${id})`;
+  return sql`(${phiFileTracking.occurredAt}, ${phiFileTracking.id}) ${sql.raw(op)} ${row}`;
 }
 
 /**

@@ -180,8 +180,9 @@ type StoredRow = {
   metadata: Record<string, unknown>;
 };
 
-function readBatch(db: Queryable, afterId: bigint, limit: number): Promise<StoredRow[]> {
-  return db.execute<StoredRow>(sql`
+// async, so the read starts when asked for rather than when awaited (a drizzle query is lazy).
+async function readBatch(db: Queryable, afterId: bigint, limit: number): Promise<StoredRow[]> {
+  return await db.execute<StoredRow>(sql`
     select id, prev_hash, row_hash, (extract(epoch from occurred_at) * 1000)::bigint as occurred_ms, action, outcome,
       server_role, hostname, request_id, actor_user_id, actor_ip, actor_user_agent, cohort_id, file_id, disk,
       storage_key, bytes, sha256, error, metadata

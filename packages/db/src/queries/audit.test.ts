@@ -5,7 +5,7 @@ import { appendAudit } from "../audit/writer";
 import { createDb, type Database } from "../client";
 import { phiFileTracking } from "../schema";
 import { createTestDatabase, type TestDatabase } from "../testing";
-import { auditRowsForExport, cappedCount, searchAudit } from "./audit";
+import { type AuditExportRow, auditExportPages, cappedCount, searchAudit } from "./audit";
 import { ensureCohort } from "./cohorts";
 import { createUser } from "./users";
 
@@ -205,16 +205,16 @@ describe("searchAudit by date range", () => {
   });
 });
 
-describe("auditRowsForExport", () => {
-  async function collect(gen: AsyncGenerator<{ id: bigint }>) {
+describe("auditExportPages", () => {
+  async function collect(gen: AsyncGenerator<AuditExportRow[]>) {
     const ids: bigint[] = [];
-    for await (const r of gen) ids.push(r.id);
+    for await (const page of gen) for (const r of page) ids.push(BigInt(r.id));
     return ids;
   }
 
   test("returns every row exactly once, oldest first, across pages of a small size", async () => {
     for (const pageSize of [1, 4, 5, 7, 25, 1000]) {
-      const ids = await collect(auditRowsForExport(db, {}, { pageSize }));
+      const ids = await collect(auditExportPages(db, {}, { pageSize }));
       expect(ids).toEqual(allIds);
     }
   });
@@ -226,7 +226,7 @@ describe("auditRowsForExport", () => {
     const schema = await import("../schema");
     const spy = drizzle(logged.sql, { schema, logger: { logQuery: (q) => queries.push(q) } });
     try {
-      const ids = await collect(auditRowsForExport(spy, {}, { pageSize: 10 }));
+      const ids = await collect(auditExportPages(spy, {}, { pageSize: 10 }));
       expect(ids).toHaveLength(25);
       const pages = queries.filter((q) => q.includes('"phi_file_tracking"."id" >'));
       expect(pages).toHaveLength(3);
@@ -236,20 +236,43 @@ describe("auditRowsForExport", () => {
     }
   });
 
+  test("reads one page ahead of a consumer that stops, no more", async () => {
+    const queries: string[] = [];
+    const logged = createDb(database.url, { max: 1 });
+    const { drizzle } = await import("drizzle-orm/postgres-js");
+    const schema = await import("../schema");
+    const spy = drizzle(logged.sql, { schema, logger: { logQuery: (q) => queries.push(q) } });
+    const pages = () => queries.filter((q) => q.includes('"phi_file_tracking"."id" >')).length;
+    try {
+      const gen = auditExportPages(spy, {}, { pageSize: 5 });
+      expect((await gen.next()).value).toHaveLength(5);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(pages()).toBe(2);
+      expect((await gen.next()).value).toHaveLength(5);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(pages()).toBe(3);
+      await gen.return();
+      expect(pages()).toBe(3);
+    } finally {
+      await logged.close();
+    }
+  });
+
   test("applies the filters", async () => {
-    const rows: { fileId: string | null; outcome: string }[] = [];
-    for await (const r of auditRowsForExport(db, { fileId: FILE_A, outcome: "success" }, { pageSize: 3 })) rows.push(r);
+    const rows: AuditExportRow[] = [];
+    for await (const page of auditExportPages(db, { fileId: FILE_A, outcome: "success" }, { pageSize: 3 }))
+      rows.push(...page);
     expect(rows).toHaveLength(10);
     expect(rows.every((r) => r.fileId === FILE_A && r.outcome === "success")).toBe(true);
   });
 
   test("leaves out rows appended after the export began", async () => {
-    const gen = auditRowsForExport(db, {}, { pageSize: 5 });
+    const gen = auditExportPages(db, {}, { pageSize: 5 });
     const first = await gen.next();
-    expect(first.done).toBe(false);
+    expect(first.value).toHaveLength(5);
     await appendAudit(db, { action: "late_row", outcome: "success", serverRole: "cli" });
     const rest = await collect(gen);
-    expect(rest).toHaveLength(24);
+    expect(rest).toHaveLength(20);
     const [late] = await db.execute<{ n: number }>(
       sql`select count(*)::int as n from phi_file_tracking where action = 'late_row'`,
     );
@@ -260,7 +283,7 @@ describe("auditRowsForExport", () => {
     const fresh = await createTestDatabase();
     const other = createDb(fresh.url, { max: 1 });
     try {
-      expect(await collect(auditRowsForExport(other.db, {}))).toEqual([]);
+      expect(await collect(auditExportPages(other.db, {}))).toEqual([]);
     } finally {
       await other.close();
       await fresh.drop();

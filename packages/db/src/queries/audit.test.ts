@@ -219,12 +219,17 @@ describe("auditExportPages", () => {
     }
   });
 
-  test("pages with keyset queries only: no OFFSET, bounded by id", async () => {
+  /** A connection whose statements are recorded, to see which queries a walk made and when. */
+  async function loggedDb() {
     const queries: string[] = [];
     const logged = createDb(database.url, { max: 1 });
     const { drizzle } = await import("drizzle-orm/postgres-js");
     const schema = await import("../schema");
-    const spy = drizzle(logged.sql, { schema, logger: { logQuery: (q) => queries.push(q) } });
+    return { queries, logged, spy: drizzle(logged.sql, { schema, logger: { logQuery: (q) => queries.push(q) } }) };
+  }
+
+  test("pages with keyset queries only: no OFFSET, bounded by id", async () => {
+    const { queries, spy, logged } = await loggedDb();
     try {
       const ids = await collect(auditExportPages(spy, {}, { pageSize: 10 }));
       expect(ids).toHaveLength(25);
@@ -237,11 +242,7 @@ describe("auditExportPages", () => {
   });
 
   test("reads one page ahead of a consumer that stops, no more", async () => {
-    const queries: string[] = [];
-    const logged = createDb(database.url, { max: 1 });
-    const { drizzle } = await import("drizzle-orm/postgres-js");
-    const schema = await import("../schema");
-    const spy = drizzle(logged.sql, { schema, logger: { logQuery: (q) => queries.push(q) } });
+    const { queries, spy, logged } = await loggedDb();
     const pages = () => queries.filter((q) => q.includes('"phi_file_tracking"."id" >')).length;
     try {
       const gen = auditExportPages(spy, {}, { pageSize: 5 });

@@ -115,9 +115,11 @@ describe("a slow completion is not an idle connection", () => {
     // process that completes the upload has no running hash and reads the 768 MiB object back from S3 to hash it:
     // longer than that second, while the client has sent everything and waits for the answer.
     const idle = { IDLE_TIMEOUT_SECONDS: "1" };
+    // The bytes first: a kept-alive connection left idle for the idle timeout while they were made would be closed
+    // by the web just as the next request went out on it.
+    const data = randomBytes(768 * MiB + 1);
     const stack = await s3.start({ storage: idle, web: idle });
     const cookie = await stack.signIn();
-    const data = randomBytes(768 * MiB + 1);
     const tus = { "tus-resumable": "1.0.0", cookie };
     const created = await fetch(`${stack.webUrl}/api/uploads/tus/`, {
       method: "POST",

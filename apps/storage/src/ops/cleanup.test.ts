@@ -62,6 +62,25 @@ async function scenario(storage: Storage) {
   const youngUntrackedKey = `${cohort.id}/2026/01/${randomUUID()}`;
   place(youngUntrackedKey, "just written", new Date());
   place(".tmp/dead-write.part", "partial", DAYS_AGO(2));
+  // Just written for a row that failed since (its storage process died before recording the object), and just
+  // written for a row still uploading.
+  const objectOf = async (status: "failed" | "uploading") => {
+    const id = randomUUID();
+    const row = await createFileRecord(storage.db, {
+      id,
+      cohortId: cohort.id,
+      uploaderId: null,
+      originalName: `${status}.csv`,
+      storageDisk: "workspace",
+      storageKey: buildStorageKey(cohort.id, id),
+      kind: "submission",
+    });
+    await storage.db.update(files).set({ status }).where(eq(files.id, id));
+    place(row.storageKey, "written, never recorded", new Date());
+    return row;
+  };
+  const failedUpload = await objectOf("failed");
+  const uploading = await objectOf("uploading");
 
   // A resumable upload in progress (acknowledged an hour ago) and one abandoned three days ago.
   const resumable = async (updated: Date) => {
@@ -95,7 +114,18 @@ async function scenario(storage: Storage) {
   };
   const active = await resumable(new Date(Date.now() - HOUR));
   const abandoned = await resumable(DAYS_AGO(3));
-  return { audit, oldPrecheck, recentPrecheck, oldSubmission, untrackedKey, youngUntrackedKey, active, abandoned };
+  return {
+    audit,
+    oldPrecheck,
+    recentPrecheck,
+    oldSubmission,
+    untrackedKey,
+    youngUntrackedKey,
+    failedUpload,
+    uploading,
+    active,
+    abandoned,
+  };
 }
 
 let storage: Storage;
@@ -132,6 +162,7 @@ describe("cleanup", () => {
         `expired_precheck:${s.oldPrecheck.storageKey}`,
         `abandoned_upload:tus:${s.abandoned.uploadId}`,
         `untracked_object:${s.untrackedKey}`,
+        `untracked_object:${s.failedUpload.storageKey}`,
         "stale_temporary:.tmp/dead-write.part",
       ]),
     );
@@ -145,11 +176,14 @@ describe("cleanup", () => {
     expect(await findResumableUpload(storage.db, s.abandoned.uploadId)).toMatchObject({ status: "terminated" });
     expect((await findFile(storage.db, s.abandoned.file.id))?.status).toBe("failed");
 
-    // Kept: the recent precheck, the old submission, the young untracked object, the active upload.
+    // Kept: the recent precheck, the old submission, the young object no row names, the young object of a row still
+    // uploading, the active upload. Removed however young: the object of a row that failed.
     expect(existsSync(join(storage.root, s.recentPrecheck.storageKey))).toBe(true);
     expect(existsSync(join(storage.root, s.oldSubmission.storageKey))).toBe(true);
     expect((await findFile(storage.db, s.oldSubmission.id))?.status).toBe("stored");
     expect(existsSync(join(storage.root, s.youngUntrackedKey))).toBe(true);
+    expect(existsSync(join(storage.root, s.failedUpload.storageKey))).toBe(false);
+    expect(existsSync(join(storage.root, s.uploading.storageKey))).toBe(true);
     expect(existsSync(join(storage.root, `.tus/${s.active.uploadId}`))).toBe(true);
     expect(await findResumableUpload(storage.db, s.active.uploadId)).toMatchObject({ status: "active", offset: 10 });
 

@@ -3,6 +3,7 @@ import {
   abandonedUploads,
   type Database,
   expiredPrecheckFiles,
+  fileStatusesOfKeys,
   markFileDeleted,
   markFileFailed,
   type Queryable,
@@ -51,8 +52,9 @@ const hoursSince = (date: Date, now: Date) => Math.round(((now.getTime() - date.
 
 /**
  * Removes (a) precheck files past their expiry, (b) resumable uploads without progress for `hours`, (c) objects
- * no file row knows, temporaries of dead writes and unfinished multipart uploads (S3), older than `hours`.
- * Submission files, anything younger than `hours` and uploads in progress are never touched. One run at a time across every replica (advisory lock).
+ * no live file row knows, temporaries of dead writes and unfinished multipart uploads (S3), older than `hours`, and
+ * at once the objects of rows that failed or were deleted. Stored submissions, other things younger than `hours` and
+ * uploads in progress are never touched. One run at a time across every replica (advisory lock).
  */
 export async function runCleanup(
   ctx: { db: Database; disks: Disks },
@@ -283,18 +285,26 @@ export async function unownedMultipartUploads(db: Database, disk: string, driver
  * Objects older than `cutoff` that no live file row accounts for. Unfinished resumable uploads are not objects
  * (a hidden file on a local disk, a multipart upload on S3); their rows say when they are abandoned.
  */
+/**
+ * Objects no live files row (uploading or stored) points at. With `cutoff`, only those older than it, except objects
+ * of a row that failed or was deleted: that row is final and its key its own, so nothing can still be writing there
+ * that will be kept (a storage process killed between writing an object and recording it leaves one).
+ */
 export async function untrackedObjects(db: Database, disk: string, driver: StorageDriver, cutoff?: Date) {
   const found: { key: string; size: number; modifiedAt: Date }[] = [];
   let cursor: string | undefined;
   do {
     const page = await driver.list("", { limit: PAGE, cursor });
-    const tracked = await trackedKeys(
+    const statuses = await fileStatusesOfKeys(
       db,
       disk,
       page.items.map((i) => i.key),
     );
     for (const item of page.items) {
-      if (!tracked.has(item.key) && (!cutoff || item.modifiedAt < cutoff)) found.push(item);
+      const status = statuses.get(item.key);
+      if (status === "uploading" || status === "stored") continue;
+      const ended = status === "failed" || status === "deleted";
+      if (!cutoff || ended || item.modifiedAt < cutoff) found.push(item);
     }
     cursor = page.nextCursor ?? undefined;
   } while (cursor);

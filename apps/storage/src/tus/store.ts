@@ -12,6 +12,7 @@ import {
   markFileFailed,
   markFileStored,
   type ResumableUpload,
+  type ResumableUploadWithKey,
   recordResumableProgress,
   setResumableStatus,
 } from "@depot/db";
@@ -26,6 +27,8 @@ export interface TusRequestState {
   file?: FileRow;
   /** Set when this request finished the upload. */
   finished?: { size: number; sha256: string; fileId: string };
+  /** The upload's row as getUpload read it under the lock, for the write that follows in the same PATCH. */
+  upload?: ResumableUploadWithKey;
 }
 
 export const tusRequests = new AsyncLocalStorage<TusRequestState>();
@@ -126,7 +129,7 @@ export class DepotStore extends DataStore {
     return upload;
   }
 
-  private async load(id: string): Promise<ResumableUpload> {
+  private async load(id: string): Promise<ResumableUploadWithKey> {
     const row = await findResumableUpload(this.ctx.db, id);
     if (!row) throw ERRORS.FILE_NOT_FOUND;
     if (row.status === "terminated") throw ERRORS.FILE_NO_LONGER_EXISTS;
@@ -141,6 +144,8 @@ export class DepotStore extends DataStore {
       await this.finish(row);
       row = await this.load(id);
     }
+    const state = tusRequests.getStore();
+    if (state) state.upload = row;
     // @tus/server computes expiry as creation_date + getExpiration(); Depot's expiry slides with progress, so the
     // row's last progress stands in for the creation date. A finished upload never expires.
     const since = row.status === "completed" ? Date.now() : row.expiresAt.getTime() - this.ctx.env.tusExpiryMs;
@@ -154,11 +159,15 @@ export class DepotStore extends DataStore {
   }
 
   override async declareUploadLength(id: string, length: number): Promise<void> {
+    current().upload = undefined;
     if (!(await declareResumableLength(this.ctx.db, id, length))) throw ERRORS.INVALID_LENGTH;
   }
 
   override async write(stream: Readable, id: string, offset: number): Promise<number> {
-    const row = await this.load(id);
+    // Read under this request's lock moments ago, unless something between getUpload and here changed it.
+    const state = current();
+    const row = state.upload?.id === id ? state.upload : await this.load(id);
+    state.upload = undefined;
     if (row.offset !== offset) throw ERRORS.INVALID_OFFSET;
     if (row.status === "completed") {
       for await (const _ of stream) {
@@ -167,8 +176,6 @@ export class DepotStore extends DataStore {
       return row.offset;
     }
     const { driver } = this.ctx.disks.get(row.disk);
-    const file = await findFile(this.ctx.db, row.fileId);
-    if (!file) throw ERRORS.FILE_NOT_FOUND;
 
     let running: RunningHash | undefined = this.hashes.get(id);
     if (!running || running.bytes !== offset) {
@@ -185,7 +192,7 @@ export class DepotStore extends DataStore {
     }
     const result = await driver.resumable.append({
       id,
-      key: file.storageKey,
+      key: row.storageKey,
       backend: row.backend,
       offset,
       length: row.length,

@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, isNotNull, lt, ne, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
-import { files, phiFileTracking, resumableUploads } from "../schema";
+import { type FileStatus, files, phiFileTracking, resumableUploads } from "../schema";
 
 /** Precheck files whose retention ran out and that are older than `createdBefore`; never submissions. */
 export async function expiredPrecheckFiles(db: Queryable, input: { now: Date; createdBefore: Date }) {
@@ -30,14 +30,24 @@ export async function abandonedUploads(db: Queryable, updatedBefore: Date) {
 
 /** Of `keys` on `disk`, those a live files row (uploading or stored) points at. */
 export async function trackedKeys(db: Queryable, disk: string, keys: string[]): Promise<Set<string>> {
-  if (keys.length === 0) return new Set();
+  const statuses = await fileStatusesOfKeys(db, disk, keys);
+  return new Set(
+    [...statuses].filter(([, status]) => status === "uploading" || status === "stored").map(([key]) => key),
+  );
+}
+
+/** The status of the files row each of `keys` on `disk` belongs to (keys no row names are absent). */
+export async function fileStatusesOfKeys(
+  db: Queryable,
+  disk: string,
+  keys: string[],
+): Promise<Map<string, FileStatus>> {
+  if (keys.length === 0) return new Map();
   const rows = await db
-    .select({ key: files.storageKey })
+    .select({ key: files.storageKey, status: files.status })
     .from(files)
-    .where(
-      and(eq(files.storageDisk, disk), inArray(files.storageKey, keys), inArray(files.status, ["uploading", "stored"])),
-    );
-  return new Set(rows.map((r) => r.key));
+    .where(and(eq(files.storageDisk, disk), inArray(files.storageKey, keys)));
+  return new Map(rows.map((r) => [r.key, r.status]));
 }
 
 /** Stored files, in pages by id, optionally of one cohort: what the integrity check walks. */

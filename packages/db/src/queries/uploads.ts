@@ -1,6 +1,6 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, isNull, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
-import { type ResumableUpload, resumableUploads } from "../schema";
+import { files, type ResumableUpload, resumableUploads } from "../schema";
 
 export async function createResumableUpload(
   db: Queryable,
@@ -19,8 +19,16 @@ export async function createResumableUpload(
   return row;
 }
 
-export async function findResumableUpload(db: Queryable, id: string): Promise<ResumableUpload | undefined> {
-  const [row] = await db.select().from(resumableUploads).where(eq(resumableUploads.id, id)).limit(1);
+/** An upload's row with its file's storage key: what every PATCH needs, in one round trip. */
+export type ResumableUploadWithKey = ResumableUpload & { storageKey: string };
+
+export async function findResumableUpload(db: Queryable, id: string): Promise<ResumableUploadWithKey | undefined> {
+  const [row] = await db
+    .select({ ...getTableColumns(resumableUploads), storageKey: files.storageKey })
+    .from(resumableUploads)
+    .innerJoin(files, eq(files.id, resumableUploads.fileId))
+    .where(eq(resumableUploads.id, id))
+    .limit(1);
   return row;
 }
 

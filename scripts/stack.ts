@@ -212,7 +212,7 @@ async function openDatabase(
     const database = await createTestDatabase({ migrate: false });
     return { url: database.url, embedded: undefined, release: () => database.drop() };
   }
-  const dataDir = join(options.dataDir, "postgres");
+  const dataDir = embeddedPostgresDir(options.dataDir);
   const port =
     options.ports?.postgres ?? (kind === "default" ? Number(env.DEPOT_EMBEDDED_PG_PORT ?? 54329) : await freePort());
   // `fresh` is thrown away at stop; the others keep their data (an `embedded` one is stopped and started by tests).
@@ -418,5 +418,8 @@ export async function signIn(webUrl: string, who: { email: string; password: str
 }
 
 /** The seeded administrator (`pnpm seed`'s defaults). */
+/** Where the stack keeps its embedded PostgreSQL's data, inside its dataDir. */
+export const embeddedPostgresDir = (dataDir: string) => join(dataDir, "postgres");
+
 export const ADMIN = { email: DEFAULT_ADMIN_EMAIL, password: DEFAULT_ADMIN_PASSWORD };
 export { DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD };

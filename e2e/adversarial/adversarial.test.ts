@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createDb, createUser, ensureCohort, setMembership, verifyAuditChain } from "@depot/db";
 import { afterAll, beforeAll, describe, expect } from "vitest";
@@ -689,14 +689,17 @@ describe("direct storage keys (right API key)", () => {
 
   kase(
     "direct storage",
-    "download ../pg/PG_VERSION and delete ../pg/PG_VERSION",
+    "download ../postgres/PG_VERSION and delete ../postgres/PG_VERSION",
     "400 invalid_key, file untouched, audited as denied",
     async (o) => {
-      const target = join(stack.root, "pg", "PG_VERSION");
-      const a = await call(storage(`/internal/storage/download?key=${encodeURIComponent("../pg/PG_VERSION")}`), {
+      // The database's own files, beside the storage root.
+      const target = join(stack.postgresDir, "PG_VERSION");
+      const key = encodeURIComponent(`../${relative(join(stack.storageRoot, ".."), stack.postgresDir)}/PG_VERSION`);
+      expect(existsSync(target)).toBe(true);
+      const a = await call(storage(`/internal/storage/download?key=${key}`), {
         headers: { "x-api-key": stack.apiKey },
       });
-      const b = await call(storage(`/internal/storage/delete?key=${encodeURIComponent("../pg/PG_VERSION")}`), {
+      const b = await call(storage(`/internal/storage/delete?key=${key}`), {
         method: "POST",
         headers: { "x-api-key": stack.apiKey },
       });

@@ -96,7 +96,11 @@ export async function snapshot(stack: FaultStack): Promise<Snapshot> {
   return {
     stored: new Set(rows.map((r) => r.id)),
     objects: new Set(objects),
-    outside: new Set(outside.filter((p) => !p.startsWith("storage/") && !p.startsWith("pg/"))),
+    outside: new Set(
+      outside.filter(
+        (p) => !p.startsWith("storage/") && !join(stack.storageRoot, "..", p).startsWith(`${stack.postgresDir}/`),
+      ),
+    ),
   };
 }
 

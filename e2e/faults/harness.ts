@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HEADER } from "@depot/contract";
 import { createDb, ensureCohort } from "@depot/db";
-import { ADMIN, type ServerProcess, signIn, startStack } from "../../scripts/stack";
+import { ADMIN, embeddedPostgresDir, type ServerProcess, signIn, startStack } from "../../scripts/stack";
 
 export { ADMIN };
 
@@ -53,6 +53,8 @@ export async function startFaultStack(
 
   return {
     root,
+    /** The embedded PostgreSQL's data folder, beside the storage root. */
+    postgresDir: embeddedPostgresDir(root),
     storageRoot: stack.storageRoot ?? "",
     databaseUrl: stack.databaseUrl,
     servicesUrl: stack.servicesUrl,

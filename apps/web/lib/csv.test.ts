@@ -48,30 +48,52 @@ test("csvRow joins fields with commas and ends with CRLF", () => {
 });
 
 describe("csvStream", () => {
-  async function* numbers(n: number) {
-    for (let i = 0; i < n; i++) yield i;
+  async function* pagesOf(n: number, size: number) {
+    for (let i = 0; i < n; i += size) yield Array.from({ length: Math.min(size, n - i) }, (_, j) => i + j);
   }
 
-  test("streams the header and every row", async () => {
-    const stream = csvStream(["n", "text"], numbers(5), (i) => [i, i === 3 ? "=bad" : `row ${i}`], { batch: 2 });
-    const text = await new Response(stream).text();
-    expect(text).toBe("n,text\r\n0,row 0\r\n1,row 1\r\n2,row 2\r\n3,'=bad\r\n4,row 4\r\n");
+  test("streams the header and every row, one chunk a page", async () => {
+    const stream = csvStream(["n", "text"], pagesOf(5, 2), (i) => [i, i === 3 ? "=bad" : `row ${i}`]);
+    const chunks: string[] = [];
+    for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>)
+      chunks.push(new TextDecoder().decode(chunk));
+    expect(chunks).toEqual(["n,text\r\n0,row 0\r\n1,row 1\r\n", "2,row 2\r\n3,'=bad\r\n", "4,row 4\r\n"]);
   });
 
   test("an empty source still gives the header", async () => {
-    expect(await new Response(csvStream(["a", "b"], numbers(0), (i) => [i])).text()).toBe("a,b\r\n");
+    expect(await new Response(csvStream(["a", "b"], pagesOf(0, 1), (i) => [i])).text()).toBe("a,b\r\n");
+  });
+
+  test("reads a page only when the consumer pulls: a slow reader holds the source back", async () => {
+    let produced = 0;
+    async function* counted() {
+      for (let page = 0; page < 1000; page++) {
+        produced++;
+        yield Array.from({ length: 100 }, (_, j) => page * 100 + j);
+      }
+    }
+    const reader = csvStream(["n"], counted(), (i) => [i]).getReader();
+    for (let read = 1; read <= 5; read++) {
+      await reader.read();
+      // Time enough for a source that runs ahead to run far ahead.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // What was read, plus the one chunk the stream keeps queued.
+      expect(produced).toBeLessThanOrEqual(read + 1);
+    }
+    await reader.cancel();
+    expect(produced).toBeLessThanOrEqual(6);
   });
 
   test("cancelling the stream stops the source", async () => {
     let finished = false;
     async function* endless() {
       try {
-        for (let i = 0; ; i++) yield i;
+        for (let i = 0; ; i += 3) yield [i, i + 1, i + 2];
       } finally {
         finished = true;
       }
     }
-    const reader = csvStream(["n"], endless(), (i) => [i], { batch: 3 }).getReader();
+    const reader = csvStream(["n"], endless(), (i) => [i]).getReader();
     const { value } = await reader.read();
     expect(new TextDecoder().decode(value)).toBe("n\r\n0\r\n1\r\n2\r\n");
     await reader.cancel();
@@ -80,7 +102,7 @@ describe("csvStream", () => {
 
   test("a failing source errors the stream", async () => {
     async function* failing() {
-      yield 1;
+      yield [1];
       throw new Error("database went away");
     }
     await expect(new Response(csvStream(["n"], failing(), (i) => [i])).text()).rejects.toThrow();

@@ -24,44 +24,56 @@ export function csvRow(values: readonly CsvValue[]): string {
 }
 
 /**
- * A streaming CSV body: the header, then one record per item of `rows`, read only as fast as the client
- * takes them. Cancelling the response (the client went away) stops the source generator.
+ * Text is encoded and queued in pieces of about this many characters: a page's text as one string would be a large
+ * object in V8's heap, which only a full collection frees, and the heap would grow by pages' worth before one runs.
+ */
+const PIECE_CHARS = 32 * 1024;
+
+/**
+ * A streaming CSV body: the header, then one record per row of `pages`. A page is read only when the consumer pulls
+ * (the stream asks for more once what it queued is taken), so a slow client holds back the reading instead of the
+ * text piling up in memory. Cancelling the response (the client went away) stops the source generator.
  */
 export function csvStream<T>(
   header: readonly string[],
-  rows: AsyncIterable<T>,
+  pages: AsyncIterable<readonly T[]>,
   toValues: (row: T) => readonly CsvValue[],
-  options: { batch?: number } = {},
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
-  const iterator = rows[Symbol.asyncIterator]();
-  const batch = options.batch ?? 200;
+  const iterator = pages[Symbol.asyncIterator]();
   let headerSent = false;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let chunk = "";
-      if (!headerSent) {
-        chunk = csvRow(header);
-        headerSent = true;
-      }
-      try {
-        for (let i = 0; i < batch; i++) {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let piece = "";
+        if (!headerSent) {
+          piece = csvRow(header);
+          headerSent = true;
+        }
+        try {
           const next = await iterator.next();
           if (next.done) {
-            if (chunk) controller.enqueue(encoder.encode(chunk));
+            if (piece) controller.enqueue(encoder.encode(piece));
             controller.close();
             return;
           }
-          chunk += csvRow(toValues(next.value));
+          for (const row of next.value) {
+            piece += csvRow(toValues(row));
+            if (piece.length >= PIECE_CHARS) {
+              controller.enqueue(encoder.encode(piece));
+              piece = "";
+            }
+          }
+        } catch (error) {
+          controller.error(error);
+          return;
         }
-      } catch (error) {
-        controller.error(error);
-        return;
-      }
-      controller.enqueue(encoder.encode(chunk));
+        if (piece) controller.enqueue(encoder.encode(piece));
+      },
+      async cancel() {
+        await iterator.return?.();
+      },
     },
-    async cancel() {
-      await iterator.return?.();
-    },
-  });
+    { highWaterMark: 1 },
+  );
 }

@@ -1,3 +1,4 @@
+import { sql as sqlText } from "drizzle-orm";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createDb } from "../client";
@@ -97,6 +98,54 @@ describe("verifyAuditChain on tampered trails", () => {
       const result = await verifyAuditChain(db);
       await close();
       expect(result).toMatchObject({ ok: false, firstBadId: ids[3], problem: "broken_link" });
+    } finally {
+      await sql.end();
+      await tdb.drop();
+    }
+  });
+
+  test("a change to any hashed column is named, each in a fresh copy of the trail", async () => {
+    const edits = [
+      "occurred_at = occurred_at + interval '1 millisecond'",
+      "action = 'stream_download'",
+      "outcome = 'failure'",
+      "server_role = 'web'",
+      "hostname = 'elsewhere'",
+      "request_id = null",
+      "actor_user_id = 'cccccccc-0000-4000-8000-000000000003'",
+      "actor_ip = '198.51.100.1'",
+      "actor_user_agent = 'curl'",
+      "cohort_id = 'dddddddd-0000-4000-8000-000000000004'",
+      "file_id = 'eeeeeeee-0000-4000-8000-000000000005'",
+      "disk = 'archive'",
+      "storage_key = 'moved'",
+      "bytes = bytes + 1",
+      "sha256 = repeat('f', 64)",
+      "error = 'said \"no\"\nthen stopped!'",
+      "metadata = metadata || '{\"n\": 0}'",
+      "metadata = jsonb_set(metadata, '{nested,a,1}', '\"y\"')",
+    ];
+    const { tdb, ids, sql } = await trailOf(4);
+    try {
+      const { db, close } = createDb(tdb.url, { max: 1 });
+      try {
+        for (const edit of edits) {
+          // Each edit is rolled back after the walk, so the next one starts from the intact trail.
+          let found: unknown;
+          await db
+            .transaction(async (tx) => {
+              await tx.execute(sqlText.raw("alter table phi_file_tracking disable trigger user"));
+              await tx.execute(sqlText.raw(`update phi_file_tracking set ${edit} where id = ${ids[3]!.toString()}`));
+              found = await verifyAuditChain(tx, { batchSize: 2 });
+              tx.rollback();
+            })
+            .catch(() => {});
+          expect(found, edit).toMatchObject({ ok: false, firstBadId: ids[3], problem: "altered", rows: 3 });
+        }
+        expect(await verifyAuditChain(db)).toMatchObject({ ok: true, rows: 4 });
+      } finally {
+        await close();
+      }
     } finally {
       await sql.end();
       await tdb.drop();

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -33,9 +33,13 @@ export interface HashedContent {
   metadata: Record<string, unknown>;
 }
 
-/** The text a row hash covers besides the previous hash: the row's content in a fixed order. */
+/**
+ * The text a row hash covers besides the previous hash: the row's content in a fixed order, as canonicalJson writes
+ * the array of its fields. Only the metadata can hold objects, so the rest is one JSON.stringify (the same text for an
+ * array of strings, numbers and nulls), which the verifier runs for every row of the trail.
+ */
 export function canonicalContent(c: HashedContent): string {
-  return canonicalJson([
+  return storedContent([
     c.occurredAt.toISOString(),
     c.action,
     c.outcome,
@@ -56,7 +60,40 @@ export function canonicalContent(c: HashedContent): string {
   ]);
 }
 
+/** The hashed fields in canonicalContent's order, the time in its ISO form: how the verifier reads a row. */
+export type StoredContent = [
+  occurredAt: string,
+  action: string,
+  outcome: string,
+  serverRole: string,
+  hostname: string,
+  requestId: string | null,
+  actorUserId: string | null,
+  actorIp: string | null,
+  actorUserAgent: string | null,
+  cohortId: string | null,
+  fileId: string | null,
+  disk: string | null,
+  storageKey: string | null,
+  bytes: number | null,
+  sha256: string | null,
+  error: string | null,
+  metadata: Record<string, unknown>,
+];
+
+/** canonicalContent of the fields in their order; `fields` is left as it was. */
+export function storedContent(fields: StoredContent): string {
+  const metadata = fields[16];
+  const scalars = JSON.stringify(fields.slice(0, 16));
+  return `${scalars.slice(0, -1)},${canonicalJson(metadata)}]`;
+}
+
 /** The link: the row's database writer (phi_file_tracking_append, migration 0003) computes the same in SQL. */
 export function rowHash(prevHash: string, c: HashedContent): string {
-  return createHash("sha256").update(prevHash).update("\n").update(canonicalContent(c)).digest("hex");
+  return linkHash(prevHash, canonicalContent(c));
+}
+
+/** sha256 over the previous hash, a line feed and the row's canonical content, in hex. */
+export function linkHash(prevHash: string, content: string): string {
+  return hash("sha256", `${prevHash}\n${content}`, "hex");
 }

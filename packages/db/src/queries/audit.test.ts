@@ -1,10 +1,11 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { appendAuditBatch } from "../audit/bulk";
 import { appendAudit } from "../audit/writer";
 import { createDb, type Database } from "../client";
 import { phiFileTracking } from "../schema";
 import { createTestDatabase, type TestDatabase } from "../testing";
-import { auditRowsForExport, cappedCount, searchAudit } from "./audit";
+import { type AuditExportRow, auditExportPages, cappedCount, searchAudit } from "./audit";
 import { ensureCohort } from "./cohorts";
 import { createUser } from "./users";
 
@@ -142,28 +143,95 @@ describe("searchAudit", () => {
   });
 });
 
-describe("auditRowsForExport", () => {
-  async function collect(gen: AsyncGenerator<{ id: bigint }>) {
+describe("searchAudit by date range", () => {
+  test("pages newest first by time, then id, both ways, when times and ids do not rise together", async () => {
+    const fresh = await createTestDatabase();
+    const other = createDb(fresh.url, { max: 1 });
+    try {
+      const day = (n: number) => new Date(Date.UTC(2025, 0, 1 + n));
+      // An import keeps the original times: out of order against the ids, some shared.
+      const days = [5, 1, 9, 3, 3, 7, 0, 12, 3, 8, 2, 6, 10, 4, 11];
+      await appendAuditBatch(
+        other.db,
+        days.map((n, i) => ({
+          occurredAt: day(n),
+          action: "imported",
+          outcome: "success",
+          serverRole: "cli",
+          hostname: "import",
+          requestId: `import-${i}`,
+          actorUserId: null,
+          actorIp: null,
+          actorUserAgent: null,
+          cohortId: null,
+          fileId: null,
+          disk: null,
+          storageKey: null,
+          bytes: i,
+          sha256: null,
+          error: null,
+          metadata: {},
+        })),
+      );
+      const range = { from: day(2), to: day(10) };
+      const all = (await searchAudit(other.db, { limit: 100 })).rows;
+      const expected = all
+        .filter((r) => r.occurredAt >= range.from && r.occurredAt <= range.to)
+        .sort((a, b) => b.occurredAt.getTime() - a.occurredAt.getTime() || (a.id < b.id ? 1 : -1))
+        .map((r) => r.id);
+      expect(expected).toHaveLength(11);
+
+      const seen: bigint[] = [];
+      const pages = [];
+      let page = await searchAudit(other.db, { ...range, limit: 4 });
+      pages.push(page);
+      seen.push(...page.rows.map((r) => r.id));
+      while (page.hasOlder) {
+        page = await searchAudit(other.db, { ...range, limit: 4, before: page.rows.at(-1)!.id });
+        pages.push(page);
+        seen.push(...page.rows.map((r) => r.id));
+      }
+      expect(seen).toEqual(expected);
+      expect(pages.map((p) => p.rows.length)).toEqual([4, 4, 3]);
+      const back = await searchAudit(other.db, { ...range, limit: 4, after: pages[2]!.rows[0]!.id });
+      expect(back.rows.map((r) => r.id)).toEqual(expected.slice(4, 8));
+      const top = await searchAudit(other.db, { ...range, limit: 4, after: back.rows[0]!.id });
+      expect(top.rows.map((r) => r.id)).toEqual(expected.slice(0, 4));
+      expect(top.hasNewer).toBe(false);
+    } finally {
+      await other.close();
+      await fresh.drop();
+    }
+  });
+});
+
+describe("auditExportPages", () => {
+  async function collect(gen: AsyncGenerator<AuditExportRow[]>) {
     const ids: bigint[] = [];
-    for await (const r of gen) ids.push(r.id);
+    for await (const page of gen) for (const r of page) ids.push(BigInt(r.id));
     return ids;
   }
 
   test("returns every row exactly once, oldest first, across pages of a small size", async () => {
     for (const pageSize of [1, 4, 5, 7, 25, 1000]) {
-      const ids = await collect(auditRowsForExport(db, {}, { pageSize }));
+      const ids = await collect(auditExportPages(db, {}, { pageSize }));
       expect(ids).toEqual(allIds);
     }
   });
 
-  test("pages with keyset queries only: no OFFSET, bounded by id", async () => {
+  /** A connection whose statements are recorded, to see which queries a walk made and when. */
+  async function loggedDb() {
     const queries: string[] = [];
     const logged = createDb(database.url, { max: 1 });
     const { drizzle } = await import("drizzle-orm/postgres-js");
     const schema = await import("../schema");
-    const spy = drizzle(logged.sql, { schema, logger: { logQuery: (q) => queries.push(q) } });
+    return { queries, logged, spy: drizzle(logged.sql, { schema, logger: { logQuery: (q) => queries.push(q) } }) };
+  }
+
+  test("pages with keyset queries only: no OFFSET, bounded by id", async () => {
+    const { queries, spy, logged } = await loggedDb();
     try {
-      const ids = await collect(auditRowsForExport(spy, {}, { pageSize: 10 }));
+      const ids = await collect(auditExportPages(spy, {}, { pageSize: 10 }));
       expect(ids).toHaveLength(25);
       const pages = queries.filter((q) => q.includes('"phi_file_tracking"."id" >'));
       expect(pages).toHaveLength(3);
@@ -173,20 +241,39 @@ describe("auditRowsForExport", () => {
     }
   });
 
+  test("reads one page ahead of a consumer that stops, no more", async () => {
+    const { queries, spy, logged } = await loggedDb();
+    const pages = () => queries.filter((q) => q.includes('"phi_file_tracking"."id" >')).length;
+    try {
+      const gen = auditExportPages(spy, {}, { pageSize: 5 });
+      expect((await gen.next()).value).toHaveLength(5);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(pages()).toBe(2);
+      expect((await gen.next()).value).toHaveLength(5);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(pages()).toBe(3);
+      await gen.return();
+      expect(pages()).toBe(3);
+    } finally {
+      await logged.close();
+    }
+  });
+
   test("applies the filters", async () => {
-    const rows: { fileId: string | null; outcome: string }[] = [];
-    for await (const r of auditRowsForExport(db, { fileId: FILE_A, outcome: "success" }, { pageSize: 3 })) rows.push(r);
+    const rows: AuditExportRow[] = [];
+    for await (const page of auditExportPages(db, { fileId: FILE_A, outcome: "success" }, { pageSize: 3 }))
+      rows.push(...page);
     expect(rows).toHaveLength(10);
     expect(rows.every((r) => r.fileId === FILE_A && r.outcome === "success")).toBe(true);
   });
 
   test("leaves out rows appended after the export began", async () => {
-    const gen = auditRowsForExport(db, {}, { pageSize: 5 });
+    const gen = auditExportPages(db, {}, { pageSize: 5 });
     const first = await gen.next();
-    expect(first.done).toBe(false);
+    expect(first.value).toHaveLength(5);
     await appendAudit(db, { action: "late_row", outcome: "success", serverRole: "cli" });
     const rest = await collect(gen);
-    expect(rest).toHaveLength(24);
+    expect(rest).toHaveLength(20);
     const [late] = await db.execute<{ n: number }>(
       sql`select count(*)::int as n from phi_file_tracking where action = 'late_row'`,
     );
@@ -197,7 +284,7 @@ describe("auditRowsForExport", () => {
     const fresh = await createTestDatabase();
     const other = createDb(fresh.url, { max: 1 });
     try {
-      expect(await collect(auditRowsForExport(other.db, {}))).toEqual([]);
+      expect(await collect(auditExportPages(other.db, {}))).toEqual([]);
     } finally {
       await other.close();
       await fresh.drop();

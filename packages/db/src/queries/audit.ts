@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, gte, lt, lte, max, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, gte, lt, lte, type SQL, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { Queryable } from "../client";
 import { type AuditOutcome, type AuditRow, cohorts, phiFileTracking, users } from "../schema";
@@ -106,18 +106,34 @@ export type AuditPageQuery = AuditFilters & {
   after?: bigint;
 };
 
-/** The query behind a page of the trail, newest first (older first with `after`, reversed by searchAudit). */
+/**
+ * The query behind a page of the trail, newest first (older first with `after`, reversed by searchAudit). With a date
+ * range the order is (occurred_at, id): the range is then a slice of phi_tracking_occurred_idx and a page stops after
+ * its rows, where ordering by id alone has the planner walk the primary key back through every newer row (ids and
+ * times rise together, which its statistics do not know). `before` / `after` are still row ids: the page goes on from
+ * that row's place in the order.
+ */
 export function auditPageQuery(db: Queryable, q: AuditPageQuery, extra = 1) {
-  const where = and(
-    conditions(q),
-    q.before !== undefined ? lt(phiFileTracking.id, q.before) : undefined,
-    q.after !== undefined ? gt(phiFileTracking.id, q.after) : undefined,
-  );
+  const byTime = q.from !== undefined || q.to !== undefined;
+  const newerFirst = !(q.after !== undefined && q.before === undefined);
+  const where = and(conditions(q), keysetBound(q.before, "<", byTime), keysetBound(q.after, ">", byTime));
+  const direction = newerFirst ? desc : asc;
+  const order = byTime
+    ? [direction(phiFileTracking.occurredAt), direction(phiFileTracking.id)]
+    : [direction(phiFileTracking.id)];
   return selectWithNames(db)
     .where(where)
-    .orderBy(q.after !== undefined && q.before === undefined ? asc(phiFileTracking.id) : desc(phiFileTracking.id))
+    .orderBy(...order)
     .limit((q.limit ?? 50) + extra)
     .offset(q.offset ?? 0);
+}
+
+/** Rows before or after row `id` in the page's order: by id, or by (occurred_at, id) when the page is by time. */
+function keysetBound(id: bigint | undefined, op: "<" | ">", byTime: boolean): SQL | undefined {
+  if (id === undefined) return undefined;
+  if (!byTime) return op === "<" ? lt(phiFileTracking.id, id) : gt(phiFileTracking.id, id);
+  const row = sql`(select k.occurred_at, k.id from ${phiFileTracking} k where k.id = ${id})`;
+  return sql`(${phiFileTracking.occurredAt}, ${phiFileTracking.id}) ${sql.raw(op)} ${row}`;
 }
 
 /**
@@ -142,31 +158,85 @@ export async function searchAudit(db: Queryable, q: AuditPageQuery): Promise<Aud
 }
 
 /**
- * Every row matching the filters, oldest first, read a page at a time by id (keyset, never OFFSET), so an
- * export holds one page in memory however long the trail is. Rows appended after the export began are
- * left out: the export is the trail as it stood when it started.
+ * One row of the export as the driver gives it, with no ORM mapping (an export reads the whole trail): id and bytes
+ * as text (bigints), the time as epoch milliseconds, metadata parsed, the actor's email and the cohort's name where
+ * they are still known.
  */
-export async function* auditRowsForExport(
+export type AuditExportRow = {
+  id: string;
+  occurredMs: string;
+  action: string;
+  outcome: AuditOutcome;
+  serverRole: string;
+  hostname: string;
+  requestId: string | null;
+  actorUserId: string | null;
+  actorEmail: string | null;
+  actorIp: string | null;
+  actorUserAgent: string | null;
+  cohortId: string | null;
+  cohortName: string | null;
+  fileId: string | null;
+  disk: string | null;
+  storageKey: string | null;
+  bytes: string | null;
+  sha256: string | null;
+  error: string | null;
+  metadata: Record<string, unknown>;
+  prevHash: string;
+  rowHash: string;
+};
+
+/**
+ * Every row matching the filters, oldest first, a page at a time by id (keyset, never OFFSET), so an export holds a
+ * page or two in memory however long the trail is: the next page is read while the caller writes this one, and no
+ * further. The id range is fixed first, from the matching rows' smallest and largest id (an index range for every
+ * filter with an index), so a date range's pages start at its first row instead of walking the older trail, and rows
+ * appended after the export began are left out: the export is the trail as it stood when it started.
+ */
+export async function* auditExportPages(
   db: Queryable,
   filters: AuditFilters,
   options: { pageSize?: number } = {},
-): AsyncGenerator<AuditListRow, void, undefined> {
-  const pageSize = options.pageSize ?? 5000;
-  const [top] = await db.select({ id: max(phiFileTracking.id) }).from(phiFileTracking);
-  const last = top?.id;
-  if (last == null) return;
-  const upTo = BigInt(last);
+): AsyncGenerator<AuditExportRow[], void, undefined> {
+  const pageSize = options.pageSize ?? 2000;
   const where = conditions(filters);
-  let after = 0n;
-  for (;;) {
-    const page = await selectWithNames(db)
-      .where(and(where, gt(phiFileTracking.id, after), lte(phiFileTracking.id, upTo)))
-      .orderBy(asc(phiFileTracking.id))
-      .limit(pageSize);
-    for (const r of page) yield flatten(r);
-    const tail = page.at(-1);
-    if (!tail || page.length < pageSize) return;
-    after = tail.row.id;
+  const [bounds] = await db.execute<{ first: string | null; last: string | null }>(
+    sql`select min(${phiFileTracking.id})::text as first, max(${phiFileTracking.id})::text as last
+        from ${phiFileTracking} ${where ? sql`where ${where}` : sql``}`,
+  );
+  if (bounds?.first == null || bounds.last == null) return;
+  const upTo = BigInt(bounds.last);
+  // async, so the read starts when asked for rather than when awaited (a drizzle query is lazy).
+  const page = async (after: bigint) =>
+    await db.execute<AuditExportRow>(sql`
+      select t.id, (extract(epoch from t.occurred_at) * 1000)::bigint as "occurredMs", t.action, t.outcome,
+        t.server_role as "serverRole", t.hostname, t.request_id as "requestId", t.actor_user_id as "actorUserId",
+        u.email as "actorEmail", t.actor_ip as "actorIp", t.actor_user_agent as "actorUserAgent",
+        t.cohort_id as "cohortId", c.name as "cohortName", t.file_id as "fileId", t.disk,
+        t.storage_key as "storageKey", t.bytes, t.sha256, t.error, t.metadata, t.prev_hash as "prevHash",
+        t.row_hash as "rowHash"
+      from (
+        select * from ${phiFileTracking}
+        where ${and(where, gt(phiFileTracking.id, after), lte(phiFileTracking.id, upTo))}
+        order by ${phiFileTracking.id} limit ${pageSize}
+      ) t
+      left join ${users} u on u.id = t.actor_user_id
+      left join ${cohorts} c on c.id = t.cohort_id
+      order by t.id`);
+  let next = page(BigInt(bounds.first) - 1n);
+  try {
+    for (;;) {
+      const rows = await next;
+      const tail = rows.at(-1);
+      const more = tail !== undefined && rows.length === pageSize;
+      if (more) next = page(BigInt(tail.id));
+      if (rows.length > 0) yield rows;
+      if (!more) return;
+    }
+  } finally {
+    // A cancelled export leaves a read under way; it must not end as an unhandled rejection.
+    void next.catch(() => {});
   }
 }
 

@@ -45,7 +45,8 @@ export const phiFileTracking = pgTable(
   },
   (t) => [
     // Every filter of the audit page is read newest first by id: (column, id) lets a page stop after its rows.
-    index("phi_tracking_occurred_idx").on(t.occurredAt),
+    // A date range is read newest first by (occurred_at, id) instead, so the range itself is the index's key.
+    index("phi_tracking_occurred_idx").on(t.occurredAt, t.id),
     index("phi_tracking_file_idx").on(t.fileId, t.id),
     index("phi_tracking_cohort_idx").on(t.cohortId, t.id),
     index("phi_tracking_request_idx").on(t.requestId, t.id),

@@ -1,4 +1,4 @@
-import type { AuditListRow } from "@depot/db";
+import type { AuditExportRow, AuditListRow } from "@depot/db";
 import type { CsvValue } from "@/lib/csv";
 
 /** One trail row as JSON: the id as a string (it is a bigint), times as ISO strings. */
@@ -55,10 +55,11 @@ export const AUDIT_CSV_HEADER = [
   "row_hash",
 ] as const;
 
-export function auditCsvValues(r: AuditListRow): CsvValue[] {
+/** One exported row's fields in AUDIT_CSV_HEADER's order, written as the JSON API writes them. */
+export function auditCsvValues(r: AuditExportRow): CsvValue[] {
   return [
     r.id,
-    r.occurredAt,
+    new Date(Number(r.occurredMs)),
     r.action,
     r.outcome,
     r.serverRole,
@@ -73,7 +74,7 @@ export function auditCsvValues(r: AuditListRow): CsvValue[] {
     r.fileId,
     r.disk,
     r.storageKey,
-    r.bytes,
+    r.bytes === null ? null : Number(r.bytes),
     r.sha256,
     r.error,
     r.metadata,

@@ -33,24 +33,27 @@ async function scenario(storage: Storage) {
     writeFileSync(path, content);
     utimesSync(path, mtime, mtime);
   };
-  const stored = async (kind: FileKind, created: Date, expires: Date | null) => {
+  /** A files row of this cohort (status uploading), its key dated `created`. */
+  const fileRecord = (name: string, kind: FileKind, created = new Date(), expires: Date | null = null) => {
     const id = randomUUID();
-    const key = buildStorageKey(cohort.id, id, created);
-    const row = await createFileRecord(storage.db, {
+    return createFileRecord(storage.db, {
       id,
       cohortId: cohort.id,
       uploaderId: null,
-      originalName: `${kind}.csv`,
+      originalName: name,
       storageDisk: "workspace",
-      storageKey: key,
+      storageKey: buildStorageKey(cohort.id, id, created),
       kind,
       expiresAt: expires,
     });
+  };
+  const stored = async (kind: FileKind, created: Date, expires: Date | null) => {
+    const row = await fileRecord(`${kind}.csv`, kind, created, expires);
     await storage.db
       .update(files)
       .set({ status: "stored", size: 4, sha256: "x", createdAt: created })
-      .where(eq(files.id, id));
-    place(key, "data", created);
+      .where(eq(files.id, row.id));
+    place(row.storageKey, "data", created);
     return row;
   };
 
@@ -65,17 +68,8 @@ async function scenario(storage: Storage) {
   // Just written for a row that failed since (its storage process died before recording the object), and just
   // written for a row still uploading.
   const objectOf = async (status: "failed" | "uploading") => {
-    const id = randomUUID();
-    const row = await createFileRecord(storage.db, {
-      id,
-      cohortId: cohort.id,
-      uploaderId: null,
-      originalName: `${status}.csv`,
-      storageDisk: "workspace",
-      storageKey: buildStorageKey(cohort.id, id),
-      kind: "submission",
-    });
-    await storage.db.update(files).set({ status }).where(eq(files.id, id));
+    const row = await fileRecord(`${status}.csv`, "submission");
+    await storage.db.update(files).set({ status }).where(eq(files.id, row.id));
     place(row.storageKey, "written, never recorded", new Date());
     return row;
   };
@@ -84,16 +78,7 @@ async function scenario(storage: Storage) {
 
   // A resumable upload in progress (acknowledged an hour ago) and one abandoned three days ago.
   const resumable = async (updated: Date) => {
-    const id = randomUUID();
-    const file = await createFileRecord(storage.db, {
-      id,
-      cohortId: cohort.id,
-      uploaderId: null,
-      originalName: "big.csv",
-      storageDisk: "workspace",
-      storageKey: buildStorageKey(cohort.id, id),
-      kind: "submission",
-    });
+    const file = await fileRecord("big.csv", "submission");
     const uploadId = randomUUID().replaceAll("-", "");
     const { driver } = storage.disks.get("workspace");
     await driver.resumable.begin(uploadId, file.storageKey);

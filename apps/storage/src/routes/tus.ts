@@ -118,17 +118,11 @@ export function createTusRoute(ctx: StorageContext, locker: PgLocker) {
     const response = await tus.handleWeb(new NodeRequest({ req, res }) as unknown as Request);
     const headers = new Headers();
     for (const [name, value] of response.headers) if (!CORS.test(name)) headers.set(name, value);
-    const offset = headers.get("upload-offset");
-    if (
-      req.method === "HEAD" &&
-      response.status === 200 &&
-      offset !== null &&
-      offset === headers.get("upload-length")
-    ) {
-      // A client whose last PATCH answer was lost resumes with HEAD, finds the upload complete and stops there:
-      // the HEAD is the only answer it gets, so it carries what that PATCH's answer would have.
-      const uploadId = new URL(req.url ?? "", "http://storage").pathname.split("/").pop() ?? "";
-      for (const [name, value] of Object.entries(await storedHeaders(uploadId, tusRequests.getStore()?.finished)))
+    // A client whose last PATCH answer was lost resumes with HEAD, finds the upload complete and stops there: the
+    // HEAD is the only answer it gets, so it carries what that PATCH's answer would have. getUpload left the row.
+    const state = tusRequests.getStore();
+    if (req.method === "HEAD" && response.status === 200 && state?.upload?.status === "completed") {
+      for (const [name, value] of Object.entries(await storedHeaders(state.upload.id, state.finished)))
         headers.set(name, value);
     }
     if (response.status < 400) {

@@ -27,7 +27,7 @@ export interface TusRequestState {
   file?: FileRow;
   /** Set when this request finished the upload. */
   finished?: { size: number; sha256: string; fileId: string };
-  /** The upload's row as getUpload read it under the lock, for the write that follows in the same PATCH. */
+  /** The upload's row as getUpload read it under the lock: for the write that follows in the same PATCH, and HEAD's answer. */
   upload?: ResumableUploadWithKey;
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { TUS_VERSION } from "@depot/contract";
+import { closeGracefullyAfterEarlyAnswers } from "@depot/contract/connection";
 import { createUser, ensureCohort, type MembershipRole, setMembership, type User } from "@depot/db";
 import { startTestStorage, TEST_API_KEY } from "@depot/storage/test-server";
 import { inRequest } from "./next-headers";
@@ -36,16 +37,26 @@ export class StorageRelay {
         setTimeout(() => req.socket.destroy(), 20);
         return;
       }
+      let answered = false;
       const upstream = httpRequest(
         { host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers },
         (answer) => {
+          answered = true;
           res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.on("aborted", () => res.destroy());
           answer.pipe(res);
         },
       );
-      upstream.on("error", () => res.destroy());
+      // Before storage answered, a broken connection is the web's to see. After, it is storage refusing early
+      // (a 409 while the body still comes) and closing: the answer is on its way, only the forwarding stops.
+      upstream.on("error", () => {
+        if (!answered) res.destroy();
+        else req.unpipe(upstream);
+      });
       req.pipe(upstream);
     });
+    // The relay answers early too (storage's early refusal) while the web still sends: it must reach the web.
+    closeGracefullyAfterEarlyAnswers(this.server);
   }
 
   get url() {

@@ -2,7 +2,7 @@
  * What the Depot benchmarks share besides the servers (bench/stack.ts): cleanup on every exit path, their own child
  * processes (upload clients, @tus/server baselines, CLIs), /proc measurements, and the result file.
  */
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -91,11 +91,19 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
  * stopped at cleanup or after `timeoutMs`. Its output is always drained, so a chatty child never blocks on a full
  * pipe. `closed` settles with its exit code, else why it ended.
  */
-type ChildOptions = { cwd?: string; stdin?: "pipe"; stdout?: "inherit"; stopWaitMs?: number; timeoutMs?: number };
+type ChildOptions = {
+  cwd?: string;
+  stdin?: "pipe";
+  stdout?: "inherit";
+  stopWaitMs?: number;
+  timeoutMs?: number;
+  /** Before `--import tsx`: a baseline server gets the flags Depot's servers run with. */
+  nodeFlags?: string[];
+};
 export function startChild(label: string, args: string[], env: NodeJS.ProcessEnv, options: ChildOptions = {}) {
   // Cleanup may already be under way: a process started now would outlive it.
   if (interrupted) throw new Error(`interrupted before ${label} started`);
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), "--import", "tsx", ...args], {
     cwd: options.cwd ?? repoRoot,
     env,
     stdio: [options.stdin ?? "ignore", options.stdout ?? "pipe", "pipe"],
@@ -173,12 +181,20 @@ export function checkStored(what: string, result: ClientResult, reportsDigest = 
 
 /** One upload from a client process, checked, with the CPU seconds each of `pids` spent meanwhile; prints a line. */
 export async function measureUpload(run: ClientRunner, label: string, job: ClientJob, pids: Pids, digest = true) {
+  // Whatever an earlier run left unwritten in the page cache (a store that does not fsync) is written now, not
+  // during this run's own fsyncs.
+  await flushDirtyPages();
   const { result, cpu } = await withCpu(pids, () => run(label, job));
   const upload = checkStored(label, result, digest);
   const cpuText = Object.entries(cpu).map(([name, seconds]) => `${name} CPU ${seconds.toFixed(1)} s`);
   if (upload.finalRequestMs !== undefined) cpuText.unshift(`last PATCH ${(upload.finalRequestMs / 1000).toFixed(2)} s`);
   const rate = report(label, job.bytes, upload.ms, cpuText.join(", "));
   return { upload, cpu, ms: upload.ms, rate };
+}
+
+/** sync(1): every dirty page of the machine to its disk. */
+async function flushDirtyPages(): Promise<void> {
+  await new Promise<void>((resolve, reject) => execFile("sync", (error) => (error ? reject(error) : resolve())));
 }
 
 export async function withDb<T>(url: string, max: number, work: (conn: ReturnType<typeof createDb>) => Promise<T>) {

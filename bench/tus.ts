@@ -15,6 +15,7 @@ import { buildStorageKey } from "@depot/contract";
 import { createFileRecord } from "@depot/db";
 import { freePort } from "@depot/db/testing";
 import { waitFor } from "../scripts/readiness";
+import { SERVER_NODE_FLAGS } from "../scripts/stack";
 import type { Target } from "./client";
 import {
   type ClientRunner,
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
     // stdin is a pipe so that the baseline notices (EOF) when the bench dies without cleaning up.
     const child = startChild(label, ["bench/tus-baseline.ts", String(port), kind, where], childEnv(), {
       stdin: "pipe",
+      nodeFlags: SERVER_NODE_FLAGS,
     });
     await waitFor(label, async () => (await fetch(url, { method: "OPTIONS" })).status === 204, child.process, 60_000);
     await measure(`${kind}-store`, stack.runClient, async () => tus(url), { baseline: child.pid, ...pids });

@@ -193,7 +193,7 @@ export async function measureUpload(run: ClientRunner, label: string, job: Clien
 }
 
 /** sync(1): every dirty page of the machine to its disk. */
-async function flushDirtyPages(): Promise<void> {
+export async function flushDirtyPages(): Promise<void> {
   await new Promise<void>((resolve, reject) => execFile("sync", (error) => (error ? reject(error) : resolve())));
 }
 

@@ -5,7 +5,7 @@ import { appendAudit } from "../audit/writer";
 import { createDb, type Database } from "../client";
 import { phiFileTracking } from "../schema";
 import { createTestDatabase, type TestDatabase } from "../testing";
-import { type AuditExportRow, auditExportPages, cappedCount, searchAudit } from "./audit";
+import { AUDIT_CSV_HEADER, auditCsvPages, cappedCount, searchAudit } from "./audit";
 import { ensureCohort } from "./cohorts";
 import { createUser } from "./users";
 
@@ -205,16 +205,17 @@ describe("searchAudit by date range", () => {
   });
 });
 
-describe("auditExportPages", () => {
-  async function collect(gen: AsyncGenerator<AuditExportRow[]>) {
+describe("auditCsvPages", () => {
+  const idOf = (line: string) => BigInt(line.slice(0, line.indexOf(",")));
+  async function collect(gen: AsyncGenerator<string[]>) {
     const ids: bigint[] = [];
-    for await (const page of gen) for (const r of page) ids.push(BigInt(r.id));
+    for await (const page of gen) for (const line of page) ids.push(idOf(line));
     return ids;
   }
 
   test("returns every row exactly once, oldest first, across pages of a small size", async () => {
     for (const pageSize of [1, 4, 5, 7, 25, 1000]) {
-      const ids = await collect(auditExportPages(db, {}, { pageSize }));
+      const ids = await collect(auditCsvPages(db, {}, { pageSize }));
       expect(ids).toEqual(allIds);
     }
   });
@@ -231,7 +232,7 @@ describe("auditExportPages", () => {
   test("pages with keyset queries only: no OFFSET, bounded by id", async () => {
     const { queries, spy, logged } = await loggedDb();
     try {
-      const ids = await collect(auditExportPages(spy, {}, { pageSize: 10 }));
+      const ids = await collect(auditCsvPages(spy, {}, { pageSize: 10 }));
       expect(ids).toHaveLength(25);
       const pages = queries.filter((q) => q.includes('"phi_file_tracking"."id" >'));
       expect(pages).toHaveLength(3);
@@ -245,7 +246,7 @@ describe("auditExportPages", () => {
     const { queries, spy, logged } = await loggedDb();
     const pages = () => queries.filter((q) => q.includes('"phi_file_tracking"."id" >')).length;
     try {
-      const gen = auditExportPages(spy, {}, { pageSize: 5 });
+      const gen = auditCsvPages(spy, {}, { pageSize: 5 });
       expect((await gen.next()).value).toHaveLength(5);
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(pages()).toBe(2);
@@ -260,15 +261,15 @@ describe("auditExportPages", () => {
   });
 
   test("applies the filters", async () => {
-    const rows: AuditExportRow[] = [];
-    for await (const page of auditExportPages(db, { fileId: FILE_A, outcome: "success" }, { pageSize: 3 }))
-      rows.push(...page);
-    expect(rows).toHaveLength(10);
-    expect(rows.every((r) => r.fileId === FILE_A && r.outcome === "success")).toBe(true);
+    const lines: string[] = [];
+    for await (const page of auditCsvPages(db, { fileId: FILE_A, outcome: "success" }, { pageSize: 3 }))
+      lines.push(...page);
+    expect(lines).toHaveLength(10);
+    expect(lines.every((line) => line.includes(`,success,`) && line.includes(`,${FILE_A},`))).toBe(true);
   });
 
   test("leaves out rows appended after the export began", async () => {
-    const gen = auditExportPages(db, {}, { pageSize: 5 });
+    const gen = auditCsvPages(db, {}, { pageSize: 5 });
     const first = await gen.next();
     expect(first.value).toHaveLength(5);
     await appendAudit(db, { action: "late_row", outcome: "success", serverRole: "cli" });
@@ -284,10 +285,143 @@ describe("auditExportPages", () => {
     const fresh = await createTestDatabase();
     const other = createDb(fresh.url, { max: 1 });
     try {
-      expect(await collect(auditExportPages(other.db, {}))).toEqual([]);
+      expect(await collect(auditCsvPages(other.db, {}))).toEqual([]);
     } finally {
       await other.close();
       await fresh.drop();
     }
+  });
+});
+
+describe("depot_csv_field (migration 0010): one CSV field, written by the database", () => {
+  // Last in this file: it appends a row of its own.
+  test("writes every column of a row in the header's order, one CRLF-terminated record", async () => {
+    const { cohort } = await ensureCohort(db, { name: '=HYPERLINK("x")' });
+    const row = await appendAudit(db, {
+      action: "stream_upload",
+      outcome: "success",
+      serverRole: "web",
+      requestId: "req, quoted \"one\"",
+      actor: { userId, ip: "192.0.2.7", userAgent: "-agent\nwith a line feed" },
+      cohortId: cohort.id,
+      fileId: FILE_B,
+      disk: "workspace",
+      storageKey: `${cohort.id}/2026/12/${FILE_B}`,
+      bytes: 12345678901,
+      sha256: "ab".repeat(32),
+      metadata: { name: "a,b.csv", n: 1 },
+    });
+    const [stored] = await db.execute<{ occurred_at: string; hostname: string; prev_hash: string; row_hash: string }>(
+      sql`select to_json(occurred_at)#>>'{}' as occurred_at, hostname, prev_hash, row_hash
+          from phi_file_tracking where id = ${row.id.toString()}`,
+    );
+    const occurredAt = new Date(stored?.occurred_at ?? "").toISOString();
+    expect(AUDIT_CSV_HEADER).toBe(
+      "id,occurred_at,action,outcome,server_role,hostname,request_id,actor_user_id,actor_email,actor_ip," +
+        "actor_user_agent,cohort_id,cohort_name,file_id,disk,storage_key,bytes,sha256,error,metadata,prev_hash,row_hash\r\n",
+    );
+    // And a row with nothing to quote or neutralise, which the database writes on its fast path.
+    const simple = await appendAudit(db, {
+      action: "stream_download",
+      outcome: "failure",
+      serverRole: "services",
+      cohortId: cohort.id,
+      error: "not_found",
+      metadata: {},
+    });
+    const [simpleStored] = await db.execute<{ occurred_at: string; hostname: string; prev_hash: string }>(
+      sql`select to_json(occurred_at)#>>'{}' as occurred_at, hostname, prev_hash
+          from phi_file_tracking where id = ${simple.id.toString()}`,
+    );
+    const lines: string[] = [];
+    for await (const page of auditCsvPages(db, { cohortId: cohort.id })) lines.push(...page);
+    expect(lines[1]).toBe(
+      [
+        simple.id.toString(),
+        new Date(simpleStored?.occurred_at ?? "").toISOString(),
+        "stream_download",
+        "failure",
+        "services",
+        simpleStored?.hostname,
+        "",
+        "",
+        "",
+        "",
+        "",
+        cohort.id,
+        `"'=HYPERLINK(""x"")"`,
+        "",
+        "",
+        "",
+        "",
+        "",
+        "not_found",
+        "{}",
+        simpleStored?.prev_hash,
+        simple.rowHash,
+      ].join(",") + "\r\n",
+    );
+    expect(lines[0]).toEqual(
+      [
+        row.id.toString(),
+        occurredAt,
+        "stream_upload",
+        "success",
+        "web",
+        stored?.hostname,
+        '"req, quoted ""one"""',
+        userId,
+        "auditor@example.org",
+        "192.0.2.7",
+        "\"'-agent\nwith a line feed\"",
+        cohort.id,
+        `"'=HYPERLINK(""x"")"`,
+        FILE_B,
+        "workspace",
+        `${cohort.id}/2026/12/${FILE_B}`,
+        "12345678901",
+        "ab".repeat(32),
+        "",
+        '"{""n"": 1, ""name"": ""a,b.csv""}"',
+        stored?.prev_hash,
+        stored?.row_hash,
+      ].join(",") + "\r\n",
+    );
+  });
+
+
+  const field = async (value: string | null) =>
+    (await db.execute<{ f: string }>(sql`select depot_csv_field(${value}::text) as f`))[0]?.f;
+
+  test.each([
+    ["plain", "plain"],
+    ["", ""],
+    ["a,b", '"a,b"'],
+    ['say "hi"', '"say ""hi"""'],
+    ["line1\nline2", '"line1\nline2"'],
+    ["line1\r\nline2", '"line1\r\nline2"'],
+    ['"', '""""'],
+    ["über, ünïcode", '"über, ünïcode"'],
+  ])("quotes %j as %j", async (input, output) => {
+    expect(await field(input)).toBe(output);
+  });
+
+  test.each([
+    ["=1+1", "'=1+1"],
+    ["+1", "'+1"],
+    ["-1", "'-1"],
+    ["@SUM(A1)", "'@SUM(A1)"],
+    ["\tx", "'\tx"],
+    ["\rx", '"\'\rx"'],
+    ['=HYPERLINK("http://evil","x")', '"\'=HYPERLINK(""http://evil"",""x"")"'],
+    ["=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"],
+  ])("neutralises the formula %j", async (input, output) => {
+    expect(await field(input)).toBe(output);
+  });
+
+  test("leaves formula characters alone when they are not first, and writes NULL as the empty field", async () => {
+    expect(await field("a=b")).toBe("a=b");
+    expect(await field("user@example.org")).toBe("user@example.org");
+    expect(await field(null)).toBe("");
   });
 });

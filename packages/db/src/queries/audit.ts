@@ -158,47 +158,80 @@ export async function searchAudit(db: Queryable, q: AuditPageQuery): Promise<Aud
 }
 
 /**
- * One row of the export as the driver gives it, with no ORM mapping (an export reads the whole trail): id and bytes
- * as text (bigints), the time as epoch milliseconds, metadata parsed, the actor's email and the cohort's name where
- * they are still known.
+ * The export's columns in order: every stored field (hashes included, so a copy can be checked offline) and the
+ * actor's email and the cohort's name where they are still known, from the trail row t, its actor u and its cohort
+ * c. "text" may hold anything and is written by depot_csv_field (migration 0010); "as is" has a type that leaves
+ * nothing to quote or neutralise (uuid, enum, number, the formatted time). Times are UTC ISO with milliseconds (as
+ * JSON answers write them), metadata as PostgreSQL writes jsonb.
  */
-export type AuditExportRow = {
-  id: string;
-  occurredMs: string;
-  action: string;
-  outcome: AuditOutcome;
-  serverRole: string;
-  hostname: string;
-  requestId: string | null;
-  actorUserId: string | null;
-  actorEmail: string | null;
-  actorIp: string | null;
-  actorUserAgent: string | null;
-  cohortId: string | null;
-  cohortName: string | null;
-  fileId: string | null;
-  disk: string | null;
-  storageKey: string | null;
-  bytes: string | null;
-  sha256: string | null;
-  error: string | null;
-  metadata: Record<string, unknown>;
-  prevHash: string;
-  rowHash: string;
-};
+const AUDIT_CSV_COLUMNS: readonly (readonly [name: string, kind: "text" | "as is", value: SQL])[] = [
+  ["id", "as is", sql`t.id`],
+  ["occurred_at", "as is", sql`to_char(t.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`],
+  ["action", "text", sql`t.action`],
+  ["outcome", "as is", sql`t.outcome`],
+  ["server_role", "as is", sql`t.server_role`],
+  ["hostname", "text", sql`t.hostname`],
+  ["request_id", "text", sql`t.request_id`],
+  ["actor_user_id", "as is", sql`t.actor_user_id`],
+  ["actor_email", "text", sql`u.email`],
+  ["actor_ip", "text", sql`t.actor_ip`],
+  ["actor_user_agent", "text", sql`t.actor_user_agent`],
+  ["cohort_id", "as is", sql`t.cohort_id`],
+  ["cohort_name", "text", sql`c.name`],
+  ["file_id", "as is", sql`t.file_id`],
+  ["disk", "text", sql`t.disk`],
+  ["storage_key", "text", sql`t.storage_key`],
+  ["bytes", "as is", sql`t.bytes`],
+  ["sha256", "text", sql`t.sha256`],
+  ["error", "text", sql`t.error`],
+  ["metadata", "text", sql`t.metadata`],
+  ["prev_hash", "text", sql`t.prev_hash`],
+  ["row_hash", "text", sql`t.row_hash`],
+];
+
+/** The export's first line: its column names. */
+export const AUDIT_CSV_HEADER = `${AUDIT_CSV_COLUMNS.map(([name]) => name).join(",")}\r\n`;
+
+const asText = (value: SQL) => sql`(${value})::text`;
+/** One CSV record, CRLF-terminated; `||` rather than concat_ws, so a missing field fails instead of shifting. */
+const record = (fields: SQL[]) => sql`${sql.join(fields, sql` || ',' || `)} || E'\r\n'`;
+const texts = AUDIT_CSV_COLUMNS.filter(([name, kind]) => kind === "text" && name !== "metadata").map(([, , value]) =>
+  asText(value),
+);
+/**
+ * depot_csv_field costs PostgreSQL about a microsecond a field, most of the export's time; most rows have no text
+ * to quote or neutralise (no quote, comma, CR or LF anywhere; no formula character first), and theirs is written
+ * with every field as it is. Metadata (JSON, always quoted) is always written by depot_csv_field.
+ */
+const needsCare = sql`(concat(${sql.join(texts, sql`, `)}) ~ E'[",\r\n]'
+  or concat(${sql.join(
+    texts.map((text) => sql`left(${text}, 1)`),
+    sql`, `,
+  )}) ~ E'[=+@\t\r-]')`;
+const csvLine = sql`case when ${needsCare} then ${record(
+  AUDIT_CSV_COLUMNS.map(([, kind, value]) =>
+    kind === "text" ? sql`depot_csv_field(${asText(value)})` : sql`coalesce(${asText(value)}, '')`,
+  ),
+)} else ${record(
+  AUDIT_CSV_COLUMNS.map(([name, , value]) =>
+    name === "metadata" ? sql`depot_csv_field(${asText(value)})` : sql`coalesce(${asText(value)}, '')`,
+  ),
+)} end`;
 
 /**
- * Every row matching the filters, oldest first, a page at a time by id (keyset, never OFFSET), so an export holds a
- * page or two in memory however long the trail is: the next page is read while the caller writes this one, and no
- * further. The id range is fixed first, from the matching rows' smallest and largest id (an index range for every
- * filter with an index), so a date range's pages start at its first row instead of walking the older trail, and rows
- * appended after the export began are left out: the export is the trail as it stood when it started.
+ * Every row matching the filters as a CSV record, oldest first, a page at a time by id (keyset, never OFFSET), so an
+ * export holds a page or two in memory however long the trail is: the next page is read while the caller writes this
+ * one, and no further. The database writes each record (AUDIT_CSV_COLUMNS): the web receives one text per row and
+ * builds nothing per field, which kept its heap from growing by hundreds of MiB under a fast client. The id range is
+ * fixed first, from the matching rows' smallest and largest id (an index range for every filter with an index), so a
+ * date range's pages start at its first row instead of walking the older trail, and rows appended after the export
+ * began are left out: the export is the trail as it stood when it started.
  */
-export async function* auditExportPages(
+export async function* auditCsvPages(
   db: Queryable,
   filters: AuditFilters,
   options: { pageSize?: number } = {},
-): AsyncGenerator<AuditExportRow[], void, undefined> {
+): AsyncGenerator<string[], void, undefined> {
   const pageSize = options.pageSize ?? 2000;
   const where = conditions(filters);
   const [bounds] = await db.execute<{ first: string | null; last: string | null }>(
@@ -209,13 +242,8 @@ export async function* auditExportPages(
   const upTo = BigInt(bounds.last);
   // async, so the read starts when asked for rather than when awaited (a drizzle query is lazy).
   const page = async (after: bigint) =>
-    await db.execute<AuditExportRow>(sql`
-      select t.id, (extract(epoch from t.occurred_at) * 1000)::bigint as "occurredMs", t.action, t.outcome,
-        t.server_role as "serverRole", t.hostname, t.request_id as "requestId", t.actor_user_id as "actorUserId",
-        u.email as "actorEmail", t.actor_ip as "actorIp", t.actor_user_agent as "actorUserAgent",
-        t.cohort_id as "cohortId", c.name as "cohortName", t.file_id as "fileId", t.disk,
-        t.storage_key as "storageKey", t.bytes, t.sha256, t.error, t.metadata, t.prev_hash as "prevHash",
-        t.row_hash as "rowHash"
+    await db.execute<{ id: string; line: string }>(sql`
+      select t.id, ${csvLine} as line
       from (
         select * from ${phiFileTracking}
         where ${and(where, gt(phiFileTracking.id, after), lte(phiFileTracking.id, upTo))}
@@ -231,7 +259,7 @@ export async function* auditExportPages(
       const tail = rows.at(-1);
       const more = tail !== undefined && rows.length === pageSize;
       if (more) next = page(BigInt(tail.id));
-      if (rows.length > 0) yield rows;
+      if (rows.length > 0) yield rows.map((row) => row.line);
       if (!more) return;
     }
   } finally {

@@ -1,12 +1,11 @@
 import { DepotError } from "@depot/contract";
-import { auditExportPages } from "@depot/db";
+import { AUDIT_CSV_HEADER, auditCsvPages } from "@depot/db";
 import { filterParams, parseAuditQuery } from "@/app/audit/audit-query";
 import { auditWeb } from "@/lib/audit";
 import { csvStream } from "@/lib/csv";
 import { db } from "@/lib/db";
 import { requireSameOrigin } from "@/lib/request";
 import { adminRoute } from "../../admin/admin-api";
-import { AUDIT_CSV_HEADER, auditCsvValues } from "../audit-rows";
 
 export const dynamic = "force-dynamic";
 
@@ -27,7 +26,7 @@ export function GET(req: Request) {
       metadata: filterParams(query.values),
     });
     const date = new Date().toISOString().slice(0, 10);
-    const body = csvStream(AUDIT_CSV_HEADER, auditExportPages(db(), query.filters), auditCsvValues);
+    const body = csvStream(AUDIT_CSV_HEADER, auditCsvPages(db(), query.filters));
     return new Response(body, {
       headers: {
         "content-type": "text/csv; charset=utf-8",

@@ -301,7 +301,7 @@ describe("depot_csv_field (migration 0010): one CSV field, written by the databa
       action: "stream_upload",
       outcome: "success",
       serverRole: "web",
-      requestId: "req, quoted \"one\"",
+      requestId: 'req, quoted "one"',
       actor: { userId, ip: "192.0.2.7", userAgent: "-agent\nwith a line feed" },
       cohortId: cohort.id,
       fileId: FILE_B,
@@ -373,7 +373,7 @@ describe("depot_csv_field (migration 0010): one CSV field, written by the databa
         userId,
         "auditor@example.org",
         "192.0.2.7",
-        "\"'-agent\nwith a line feed\"",
+        '"\'-agent\nwith a line feed"',
         cohort.id,
         `"'=HYPERLINK(""x"")"`,
         FILE_B,
@@ -388,7 +388,6 @@ describe("depot_csv_field (migration 0010): one CSV field, written by the databa
       ].join(",") + "\r\n",
     );
   });
-
 
   const field = async (value: string | null) =>
     (await db.execute<{ f: string }>(sql`select depot_csv_field(${value}::text) as f`))[0]?.f;

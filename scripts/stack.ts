@@ -114,12 +114,16 @@ function developmentSecrets(dataDir: string, env: NodeJS.ProcessEnv): { apiKey: 
 const TAIL_LINES = 60;
 
 /**
- * Node flags of every Depot server process. After a few idle seconds V8's memory reducer shrinks the old
- * generation's limit to just above the live heap (about 25 MB here); a stream of upload bytes then starts a major
- * GC every 40 to 50 ms (measured: 108 mark-compacts and three times the CPU for 1 GiB of tus after 15 s idle, 6
- * with this floor). The floor costs memory only when the heap really holds that much garbage.
+ * Node flags of every Depot server process, both measured here (docs/performance.md):
+ * - `--initial-old-space-size=128`: after a few idle seconds V8's memory reducer shrank the old generation's limit to
+ *   just above the live heap (about 25 MB), and a stream of upload bytes then started a major GC every 40 to 50 ms
+ *   (108 mark-compacts and three times the CPU for 1 GiB of tus after 15 s idle; 6 with this floor).
+ * - `--heap-growing-percent=50`: when collections are cheap V8 lets the old generation grow to 4 times the live heap
+ *   before the next one, and a long stream of short-lived objects (an export of a million audit rows) filled it with
+ *   garbage: the web's RSS grew 246 MiB (collections at 320 MB with 78 MB live); with the factor at 1.5, 45 MiB, no
+ *   slower.
  */
-export const SERVER_NODE_FLAGS = ["--initial-old-space-size=128"];
+export const SERVER_NODE_FLAGS = ["--initial-old-space-size=128", "--heap-growing-percent=50"];
 
 /**
  * A TypeScript entry point as a Node process of its own (`node --import tsx`, so the pid is the server itself),

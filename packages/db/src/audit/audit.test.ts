@@ -152,6 +152,43 @@ describe("verifyAuditChain on tampered trails", () => {
     }
   });
 
+  test("rows holding every awkward value verify: PostgreSQL writes the scalar fields as JSON.stringify did", async () => {
+    const tdb = await createTestDatabase();
+    const { db, close } = createDb(tdb.url, { max: 1 });
+    const awkward = [
+      'quote " backslash \\ slash / tab \t newline \n return \r',
+      "controls \u0000\u0001\u0008\u000b\u000c\u001f\u007f end",
+      "unicode é 漢字 😀 \u2028 \u2029 \ufeff",
+      "",
+      "=formula,comma",
+    ].map((text) => text.replaceAll("\u0000", "nul"));
+    try {
+      for (const [i, text] of awkward.entries()) {
+        await appendAudit(db, {
+          action: text,
+          outcome: "failure",
+          serverRole: "services",
+          hostname: text,
+          requestId: text,
+          actor: { userId: "aaaaaaaa-0000-4000-8000-000000000001", ip: text, userAgent: text },
+          cohortId: "bbbbbbbb-0000-4000-8000-000000000002",
+          fileId: null,
+          disk: text,
+          storageKey: text,
+          bytes: i === 0 ? Number.MAX_SAFE_INTEGER : -i,
+          sha256: text,
+          error: text,
+          metadata: { [text]: text, list: [text, 1.5, null] },
+        });
+      }
+      await appendAudit(db, { action: "plain", outcome: "success", serverRole: "cli" });
+      expect(await verifyAuditChain(db, { batchSize: 2 })).toMatchObject({ ok: true, rows: awkward.length + 1 });
+    } finally {
+      await close();
+      await tdb.drop();
+    }
+  });
+
   test("an untouched trail verifies", async () => {
     const { tdb, sql } = await trailOf(3);
     await sql.end();

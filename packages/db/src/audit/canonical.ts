@@ -83,9 +83,15 @@ export type StoredContent = [
 
 /** canonicalContent of the fields in their order; `fields` is left as it was. */
 export function storedContent(fields: StoredContent): string {
-  const metadata = fields[16];
-  const scalars = JSON.stringify(fields.slice(0, 16));
-  return `${scalars.slice(0, -1)},${canonicalJson(metadata)}]`;
+  return contentOf(JSON.stringify(fields.slice(0, 16)), fields[16]);
+}
+
+/**
+ * The canonical content from its two parts: the JSON array of the 16 scalar fields as JSON.stringify writes it, and
+ * the metadata, whose keys only canonicalJson sorts. The verifier has PostgreSQL write the array (verify.ts).
+ */
+export function contentOf(scalarsJson: string, metadata: Record<string, unknown>): string {
+  return `${scalarsJson.slice(0, -1)},${canonicalJson(metadata)}]`;
 }
 
 /** The link: the row's database writer (phi_file_tracking_append, migration 0003) computes the same in SQL. */

@@ -56,7 +56,7 @@ function developmentKey(): Buffer | undefined {
 }
 
 async function run(url: string): Promise<{ result: ChainVerification; note: string } | null> {
-  const { db, close } = createDb(url, { max: 1 });
+  const { db, close } = createDb(url, { max: 2 });
   try {
     if (!key) return { result: await verifyAuditChain(db, { anchor }), note: "" };
     const run = await verifySinceCheckpoint(db, { key });

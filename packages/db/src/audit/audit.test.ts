@@ -168,7 +168,6 @@ describe("verifyAuditChain on tampered trails", () => {
           action: text,
           outcome: "failure",
           serverRole: "services",
-          hostname: text,
           requestId: text,
           actor: { userId: "aaaaaaaa-0000-4000-8000-000000000001", ip: text, userAgent: text },
           cohortId: "bbbbbbbb-0000-4000-8000-000000000002",

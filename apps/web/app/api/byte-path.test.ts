@@ -108,6 +108,29 @@ describe("the web's byte path", () => {
     expect(after.headers.get(HEADER.fileId)).toBe(fileId);
   });
 
+  test("the web's own refusals of tus requests carry Tus-Resumable, as every tus answer but OPTIONS must", async () => {
+    const data = csv(1000);
+    const { uploadId } = await createTusUpload(data.length, "refusals.csv");
+    const strangerCookie = (await stack.person("tus stranger", { cohortId, role: "manager" })).cookie;
+    const stranger = await bytePathAs(stack, strangerCookie, cohortId);
+    const nobody = await bytePathAs(stack, "", cohortId);
+    const answers = {
+      "HEAD of an unknown upload": await as.headTus("nosuchupload"),
+      "PATCH without a session": await nobody.patchTus(uploadId, 0, data),
+      "PATCH of someone else's upload": await stranger.patchTus(uploadId, 0, data),
+      "creation without a session": await nobody.createTus(10, "nobody.csv"),
+    };
+    const seen = Object.entries(answers).map(([what, res]) => [what, res.status, res.headers.get("tus-resumable")]);
+    expect(seen).toEqual([
+      ["HEAD of an unknown upload", 404, TUS_VERSION],
+      ["PATCH without a session", 401, TUS_VERSION],
+      ["PATCH of someone else's upload", 403, TUS_VERSION],
+      ["creation without a session", 401, TUS_VERSION],
+    ]);
+    // Nothing reached the upload: its offset is still 0.
+    expect((await as.headTus(uploadId)).headers.get("upload-offset")).toBe("0");
+  });
+
   test("a download with Range answers 206 with exactly those bytes and their Content-Range", async () => {
     const data = csv(100_000);
     const { id } = await uploadMultipart(data, "ranged.csv");

@@ -60,6 +60,12 @@ export function canonicalContent(c: HashedContent): string {
   ]);
 }
 
+/**
+ * SQL for a timestamptz column as Date.toISOString() writes it (UTC, milliseconds, "Z"), for text the database builds
+ * in place of Node: the audit export's records and the verifier's hashed fields.
+ */
+export const isoTimeSql = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 /** The hashed fields in canonicalContent's order, the time in its ISO form: how the verifier reads a row. */
 export type StoredContent = [
   occurredAt: string,

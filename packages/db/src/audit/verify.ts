@@ -1,7 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import type { Queryable } from "../client";
 import { phiFileTracking } from "../schema";
-import { contentOf, GENESIS_HASH, linkHash } from "./canonical";
+import { contentOf, GENESIS_HASH, isoTimeSql, linkHash } from "./canonical";
 
 /** A row of the trail as recorded somewhere outside the database, to prove later that it is still there. */
 export interface ChainAnchor {
@@ -181,7 +181,7 @@ type StoredRow = {
 
 const json = (column: string) => `coalesce(to_json(${column})::text, 'null')`;
 const SCALARS = `'[' || concat_ws(',', ${[
-  `to_json(to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text`,
+  `to_json(${isoTimeSql("occurred_at")})::text`,
   json("action"),
   json("outcome::text"),
   json("server_role::text"),

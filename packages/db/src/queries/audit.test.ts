@@ -311,11 +311,15 @@ describe("depot_csv_field (migration 0010): one CSV field, written by the databa
       sha256: "ab".repeat(32),
       metadata: { name: "a,b.csv", n: 1 },
     });
-    const [stored] = await db.execute<{ occurred_at: string; hostname: string; prev_hash: string; row_hash: string }>(
-      sql`select to_json(occurred_at)#>>'{}' as occurred_at, hostname, prev_hash, row_hash
-          from phi_file_tracking where id = ${row.id.toString()}`,
-    );
-    const occurredAt = new Date(stored?.occurred_at ?? "").toISOString();
+    /** What the database stored of a row that the record must show as it is. */
+    const storedOf = async (id: bigint) => {
+      const [stored] = await db.execute<{ occurred_at: string; hostname: string; prev_hash: string; row_hash: string }>(
+        sql`select to_json(occurred_at)#>>'{}' as occurred_at, hostname, prev_hash, row_hash
+            from phi_file_tracking where id = ${id.toString()}`,
+      );
+      return { ...stored, occurredAt: new Date(stored?.occurred_at ?? "").toISOString() };
+    };
+    const stored = await storedOf(row.id);
     expect(AUDIT_CSV_HEADER).toBe(
       "id,occurred_at,action,outcome,server_role,hostname,request_id,actor_user_id,actor_email,actor_ip," +
         "actor_user_agent,cohort_id,cohort_name,file_id,disk,storage_key,bytes,sha256,error,metadata,prev_hash,row_hash\r\n",
@@ -329,20 +333,17 @@ describe("depot_csv_field (migration 0010): one CSV field, written by the databa
       error: "not_found",
       metadata: {},
     });
-    const [simpleStored] = await db.execute<{ occurred_at: string; hostname: string; prev_hash: string }>(
-      sql`select to_json(occurred_at)#>>'{}' as occurred_at, hostname, prev_hash
-          from phi_file_tracking where id = ${simple.id.toString()}`,
-    );
+    const simpleStored = await storedOf(simple.id);
     const lines: string[] = [];
     for await (const page of auditCsvPages(db, { cohortId: cohort.id })) lines.push(...page);
     expect(lines[1]).toBe(
       [
         simple.id.toString(),
-        new Date(simpleStored?.occurred_at ?? "").toISOString(),
+        simpleStored.occurredAt,
         "stream_download",
         "failure",
         "services",
-        simpleStored?.hostname,
+        simpleStored.hostname,
         "",
         "",
         "",
@@ -357,18 +358,18 @@ describe("depot_csv_field (migration 0010): one CSV field, written by the databa
         "",
         "not_found",
         "{}",
-        simpleStored?.prev_hash,
+        simpleStored.prev_hash,
         simple.rowHash,
       ].join(",") + "\r\n",
     );
     expect(lines[0]).toEqual(
       [
         row.id.toString(),
-        occurredAt,
+        stored.occurredAt,
         "stream_upload",
         "success",
         "web",
-        stored?.hostname,
+        stored.hostname,
         '"req, quoted ""one"""',
         userId,
         "auditor@example.org",
@@ -383,8 +384,8 @@ describe("depot_csv_field (migration 0010): one CSV field, written by the databa
         "ab".repeat(32),
         "",
         '"{""n"": 1, ""name"": ""a,b.csv""}"',
-        stored?.prev_hash,
-        stored?.row_hash,
+        stored.prev_hash,
+        stored.row_hash,
       ].join(",") + "\r\n",
     );
   });

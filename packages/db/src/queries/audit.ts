@@ -1,5 +1,6 @@
 import { and, asc, count, desc, eq, gt, gte, lt, lte, type SQL, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
+import { isoTimeSql } from "../audit/canonical";
 import type { Queryable } from "../client";
 import { type AuditOutcome, type AuditRow, cohorts, phiFileTracking, users } from "../schema";
 
@@ -160,13 +161,13 @@ export async function searchAudit(db: Queryable, q: AuditPageQuery): Promise<Aud
 /**
  * The export's columns in order: every stored field (hashes included, so a copy can be checked offline) and the
  * actor's email and the cohort's name where they are still known, from the trail row t, its actor u and its cohort
- * c. "text" may hold anything and is written by depot_csv_field (migration 0010); "as is" has a type that leaves
- * nothing to quote or neutralise (uuid, enum, number, the formatted time). Times are UTC ISO with milliseconds (as
- * JSON answers write them), metadata as PostgreSQL writes jsonb.
+ * c. "text" may hold anything and is written by depot_csv_field (migration 0010); "json" is always quoted, so always
+ * written by it; "as is" has a type that leaves nothing to quote or neutralise (uuid, enum, number, the formatted
+ * time). Times are UTC ISO with milliseconds (as JSON answers write them), metadata as PostgreSQL writes jsonb.
  */
-const AUDIT_CSV_COLUMNS: readonly (readonly [name: string, kind: "text" | "as is", value: SQL])[] = [
+const AUDIT_CSV_COLUMNS: readonly (readonly [name: string, kind: "text" | "json" | "as is", value: SQL])[] = [
   ["id", "as is", sql`t.id`],
-  ["occurred_at", "as is", sql`to_char(t.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`],
+  ["occurred_at", "as is", sql.raw(isoTimeSql("t.occurred_at"))],
   ["action", "text", sql`t.action`],
   ["outcome", "as is", sql`t.outcome`],
   ["server_role", "as is", sql`t.server_role`],
@@ -184,7 +185,7 @@ const AUDIT_CSV_COLUMNS: readonly (readonly [name: string, kind: "text" | "as is
   ["bytes", "as is", sql`t.bytes`],
   ["sha256", "text", sql`t.sha256`],
   ["error", "text", sql`t.error`],
-  ["metadata", "text", sql`t.metadata`],
+  ["metadata", "json", sql`t.metadata`],
   ["prev_hash", "text", sql`t.prev_hash`],
   ["row_hash", "text", sql`t.row_hash`],
 ];
@@ -195,13 +196,13 @@ export const AUDIT_CSV_HEADER = `${AUDIT_CSV_COLUMNS.map(([name]) => name).join(
 const asText = (value: SQL) => sql`(${value})::text`;
 /** One CSV record, CRLF-terminated; `||` rather than concat_ws, so a missing field fails instead of shifting. */
 const record = (fields: SQL[]) => sql`${sql.join(fields, sql` || ',' || `)} || E'\r\n'`;
-const texts = AUDIT_CSV_COLUMNS.filter(([name, kind]) => kind === "text" && name !== "metadata").map(([, , value]) =>
-  asText(value),
-);
+const asIs = (value: SQL) => sql`coalesce(${asText(value)}, '')`;
+const written = (value: SQL) => sql`depot_csv_field(${asText(value)})`;
+const texts = AUDIT_CSV_COLUMNS.filter(([, kind]) => kind === "text").map(([, , value]) => asText(value));
 /**
  * depot_csv_field costs PostgreSQL about a microsecond a field, most of the export's time; most rows have no text
  * to quote or neutralise (no quote, comma, CR or LF anywhere; no formula character first), and theirs is written
- * with every field as it is. Metadata (JSON, always quoted) is always written by depot_csv_field.
+ * with every field as it is but the JSON.
  */
 const needsCare = sql`(concat(${sql.join(texts, sql`, `)}) ~ E'[",\r\n]'
   or concat(${sql.join(
@@ -209,14 +210,8 @@ const needsCare = sql`(concat(${sql.join(texts, sql`, `)}) ~ E'[",\r\n]'
     sql`, `,
   )}) ~ E'[=+@\t\r-]')`;
 const csvLine = sql`case when ${needsCare} then ${record(
-  AUDIT_CSV_COLUMNS.map(([, kind, value]) =>
-    kind === "text" ? sql`depot_csv_field(${asText(value)})` : sql`coalesce(${asText(value)}, '')`,
-  ),
-)} else ${record(
-  AUDIT_CSV_COLUMNS.map(([name, , value]) =>
-    name === "metadata" ? sql`depot_csv_field(${asText(value)})` : sql`coalesce(${asText(value)}, '')`,
-  ),
-)} end`;
+  AUDIT_CSV_COLUMNS.map(([, kind, value]) => (kind === "as is" ? asIs(value) : written(value))),
+)} else ${record(AUDIT_CSV_COLUMNS.map(([, kind, value]) => (kind === "json" ? written(value) : asIs(value))))} end`;
 
 /**
  * Every row matching the filters as a CSV record, oldest first, a page at a time by id (keyset, never OFFSET), so an
